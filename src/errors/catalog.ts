@@ -1,0 +1,62 @@
+/** How an error is presented on the wire: HTTP status, fault side and whether a client may retry. */
+interface ErrorSpec {
+  status: number;
+  fault: 'client' | 'server';
+  retryable: boolean;
+}
+
+const client = (status: number, retryable = false): ErrorSpec => ({ status, fault: 'client', retryable });
+const server = (status: number): ErrorSpec => ({ status, fault: 'server', retryable: true });
+
+/**
+ * Every error a client can see, keyed by the exact AWS exception name (the JSON `__type`).
+ * Protocol-level names first; service modules add theirs here, never elsewhere.
+ */
+export const errorCatalog = {
+  // Protocol (every AWS JSON service)
+  SerializationException: client(400),
+  UnknownOperationException: client(400),
+  RequestEntityTooLargeException: client(413),
+  RequestTimeoutException: client(408, true),
+  AccessDeniedException: client(403),
+  NotFoundException: client(404),
+  // SigV4 authentication
+  MissingAuthenticationTokenException: client(403),
+  IncompleteSignatureException: client(400),
+  InvalidSignatureException: client(403),
+  UnrecognizedClientException: client(403),
+  // Generic service errors
+  ValidationException: client(400),
+  InvalidArgumentException: client(400),
+  ResourceNotFoundException: client(400),
+  ResourceInUseException: client(400),
+  LimitExceededException: client(400, true),
+  ServiceUnavailableException: server(503),
+  InternalFailure: server(500),
+} as const satisfies Record<string, ErrorSpec>;
+
+/** Name of a catalogued error. */
+export type ErrorName = keyof typeof errorCatalog;
+
+/** A client-visible error: thrown anywhere below api/, serialized by the protocol in use. */
+export class ServiceError extends Error {
+  readonly code: ErrorName;
+  readonly status: number;
+  readonly fault: 'client' | 'server';
+  readonly retryable: boolean;
+
+  constructor(code: ErrorName, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = code;
+    this.code = code;
+    const spec: ErrorSpec = errorCatalog[code];
+    this.status = spec.status;
+    this.fault = spec.fault;
+    this.retryable = spec.retryable;
+  }
+}
+
+/** Type guard for catalogued errors. */
+export function isServiceError(error: unknown): error is ServiceError {
+  return error instanceof ServiceError;
+}
