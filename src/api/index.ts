@@ -1,0 +1,16 @@
+// API edge: the AWS protocol core (awsJson 1.1 + CBOR by X-Amz-Target, REST-JSON by path), SigV4,
+// the protocol-neutral router and the ops routes. AWS PascalCase names live only below this folder.
+// Imports config/, errors/, logging/, metrics/ and http/ types; service modules register operations here.
+export { type AccessKeyPair, resolveAccessKeys, secretLookup } from './auth/access-keys.ts';
+export { type Principal, type SignableRequest, SigV4Verifier } from './auth/sigv4-verifier.ts';
+export {
+  AwsProtocol,
+  type JsonService,
+  type OperationContext,
+  type OperationHandler,
+  type RestJsonService,
+} from './aws/aws-protocol.ts';
+export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/codec.ts';
+export { errorResponse } from './aws/error-response.ts';
+export { opsRoutes, type ReadinessCheck } from './ops/ops-routes.ts';
+export { ApiRouter, type Route } from './router.ts';

@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import express from 'express';
+import {
+  type AccessKeyPair,
+  ApiRouter,
+  AwsProtocol,
+  opsRoutes,
+  resolveAccessKeys,
+  SigV4Verifier,
+  secretLookup,
+} from './api/index.ts';
+import type { Config } from './config/index.ts';
+import { Dispatcher, HttpListener } from './http/index.ts';
+import type { Logger } from './logging/index.ts';
+import { createMetrics, type Metrics } from './metrics/index.ts';
+import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
+import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
+
+/** A composed, startable gateway. The only place that knows every module. */
+export interface App {
+  /** Starts every part in dependency order; resolves once the HTTP port listens. */
+  start(): Promise<{ httpPort: number }>;
+  /** Drains requests, then stops every part in reverse order; idempotent. */
+  stop(): Promise<void>;
+  readonly config: Config;
+  readonly metrics: Metrics;
+  /** Available after start(). */
+  readonly accessKeys: readonly AccessKeyPair[];
+  readonly redis: RedisConnection;
+  readonly objectStore: ObjectStore;
+  readonly aws: AwsProtocol;
+}
+
+/** Test seams: where to probe for a default Redis, and how long auth tolerates clock skew. */
+export interface AppOverrides {
+  redisDefaultUrl?: string;
+  now?: () => number;
+}
+
+/** Builds the gateway from a validated config. Nothing touches the network until start(). */
+export function createApp(config: Config, logger: Logger, overrides: AppOverrides = {}): App {
+  const metrics = createMetrics();
+  const dataDir = resolve(config.dataDir);
+  let redis: RedisConnection | undefined;
+  let listener: HttpListener | undefined;
+  let accessKeys: AccessKeyPair[] = [];
+  let stopping: Promise<void> | undefined;
+
+  const objectStore: ObjectStore = config.s3
+    ? new S3ObjectStore({
+        endpoint: config.s3.endpoint,
+        accessKey: config.s3.accessKey,
+        secretKey: config.s3.secretKey,
+        bucket: config.s3.bucket,
+        region: config.s3.region,
+      })
+    : new FilesystemObjectStore({ rootDir: join(dataDir, 'objects') });
+
+  let lookup: (accessKeyId: string) => string | undefined = () => undefined;
+  const verifier = new SigV4Verifier({
+    lookup: (id) => lookup(id),
+    ...(overrides.now ? { now: overrides.now } : {}),
+  });
+  const aws = new AwsProtocol({
+    verifier,
+    limits: { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs },
+    logger,
+  });
+
+  const app: App = {
+    config,
+    metrics,
+    aws,
+    objectStore,
+    get accessKeys() {
+      return accessKeys;
+    },
+    get redis() {
+      if (!redis) throw new Error('app not started');
+      return redis;
+    },
+
+    async start() {
+      const keys = await resolveAccessKeys(config.accessKeys, dataDir);
+      accessKeys = keys.keys;
+      lookup = secretLookup(accessKeys);
+      if (keys.generated) {
+        // Shown once, on the start that generated it; never written to the log.
+        console.error(
+          `\nGenerated SigV4 credentials (stored 0600 in ${keys.file}):\n` +
+            `  AWS_ACCESS_KEY_ID=${keys.generated.accessKeyId}\n` +
+            `  AWS_SECRET_ACCESS_KEY=${keys.generated.secretAccessKey}\n`,
+        );
+      }
+
+      redis = await connectRedis({
+        configuredUrl: config.redisUrl,
+        dataDir,
+        logger,
+        ...(overrides.redisDefaultUrl ? { defaultUrl: overrides.redisDefaultUrl } : {}),
+      });
+      try {
+        await objectStore.start();
+        const connectedRedis = redis;
+        const router = new ApiRouter(
+          aws,
+          opsRoutes({
+            registry: metrics.registry,
+            checks: [
+              { name: 'redis', check: () => pingRedis(connectedRedis.client, 1_000) },
+              { name: 'objectStore', check: () => objectStore.ping() },
+            ],
+          }),
+        );
+        const dispatcher = new Dispatcher({ handler: router.handle, logger, metrics });
+        const http1 = express();
+        http1.disable('x-powered-by');
+        http1.set('etag', false);
+        http1.use((req, res) => dispatcher.dispatch(req, res, 'h1'));
+
+        listener = new HttpListener({
+          host: config.host,
+          port: config.httpPort,
+          tls: config.tls
+            ? { cert: await readFile(config.tls.certFile), key: await readFile(config.tls.keyFile) }
+            : undefined,
+          http1,
+          dispatcher,
+          timeouts: { headersTimeoutMs: config.headersTimeoutMs, idleTimeoutMs: config.idleTimeoutMs },
+          logger,
+          metrics,
+        });
+        const address = await listener.start();
+        logger.info(
+          {
+            host: config.host,
+            httpPort: address.port,
+            tls: config.tls !== undefined,
+            objectStore: config.s3 ? `s3 ${config.s3.endpoint}/${config.s3.bucket}` : `filesystem ${dataDir}`,
+            redis: redis.embedded ? 'embedded' : 'external',
+          },
+          'streamgate listening',
+        );
+        return { httpPort: address.port };
+      } catch (error) {
+        await app.stop();
+        throw error;
+      }
+    },
+
+    stop() {
+      stopping ??= (async () => {
+        await listener?.stop(config.shutdownTimeoutMs);
+        await objectStore.stop();
+        await redis?.close();
+        logger.info('streamgate stopped');
+      })();
+      return stopping;
+    },
+  };
+  return app;
+}
