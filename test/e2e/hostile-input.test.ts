@@ -183,6 +183,31 @@ describe('hostile input over HTTP/2', () => {
     await stillServing();
   });
 
+  it('refuses a 100 MB h2 body with 413 without reading it, and keeps the session usable', async () => {
+    const session = h2connect(gateway.endpoint);
+    try {
+      const stream = session.request({
+        ':method': 'POST',
+        ':path': '/',
+        'content-type': 'application/x-amz-json-1.1',
+        'x-amz-target': 'Kinesis_20131202.PutRecords',
+        'content-length': String(100 * 1024 * 1024),
+      });
+      stream.on('error', () => {}); // the server resets the rest of the upload: expected
+      stream.write(Buffer.alloc(64 * 1024));
+      const status = await new Promise((resolve) => stream.once('response', (h) => resolve(h[':status'])));
+      expect(status).toBe(413);
+      const health = session.request({ ':method': 'GET', ':path': '/healthz' });
+      const healthStatus = await new Promise((resolve) =>
+        health.once('response', (h) => resolve(h[':status'])),
+      );
+      expect(healthStatus).toBe(200);
+      health.destroy();
+    } finally {
+      session.close();
+    }
+  });
+
   it('answers a stalled h2 body with 408 and keeps the session usable', async () => {
     const session = h2connect(gateway.endpoint);
     try {

@@ -1,20 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { startPrivateRedis } from './private-redis.ts';
-import { startS3Server } from './s3-server.ts';
+import { type S3ServerInfo, startS3Server } from './s3-server.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** redis://127.0.0.1:<port> of the run's private redis-server. */
     redisUrl: string;
     /** Connection facts of the run's S3 protocol server (@20minutes/s3rver, verifies SigV4). */
-    s3: {
-      endpoint: string;
-      port: number;
-      accessKey: string;
-      secretKey: string;
-      region: string;
-      bucket: string;
-    };
+    s3: S3ServerInfo;
   }
 }
 

@@ -26,6 +26,16 @@ export type SecretLookup = (accessKeyId: string) => string | undefined;
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
 const UNSIGNED_PAYLOAD = 'UNSIGNED-PAYLOAD';
+const NO_PARAMS: ReadonlySet<string> = new Set();
+/** Query parameters of the presigned form that `presign` sets itself. */
+const PRESIGN_PARAMS: ReadonlySet<string> = new Set([
+  'X-Amz-Algorithm',
+  'X-Amz-Credential',
+  'X-Amz-Date',
+  'X-Amz-Expires',
+  'X-Amz-SignedHeaders',
+  'X-Amz-Signature',
+]);
 const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
 
@@ -99,15 +109,12 @@ export class SigV4Verifier {
     const payloadHash = this.#payloadHash(request);
     const signer = this.#signer(scope.accessKeyId);
     const signed = await signer.sign(
-      {
-        method: request.method,
-        protocol: 'http:',
-        hostname: 'streamgate',
-        path: decodePath(request.path),
-        query: queryObject(request.query, new Set()),
-        headers: pickHeaders(request.headers, signedHeaders, payloadHash),
-        body: payloadHash === undefined ? request.body : undefined,
-      },
+      smithyRequest(
+        request,
+        queryObject(request.query, NO_PARAMS),
+        pickHeaders(request.headers, signedHeaders, payloadHash),
+        payloadHash === undefined ? request.body : undefined,
+      ),
       {
         signingDate: scope.date,
         signingRegion: scope.region,
@@ -154,25 +161,14 @@ export class SigV4Verifier {
       expiresInSeconds,
     );
     const signedHeaders = parseSignedHeaders(q.get('X-Amz-SignedHeaders') ?? '');
-    const hoisted = new Set([
-      'X-Amz-Algorithm',
-      'X-Amz-Credential',
-      'X-Amz-Date',
-      'X-Amz-Expires',
-      'X-Amz-SignedHeaders',
-      'X-Amz-Signature',
-    ]);
     const signer = this.#signer(scope.accessKeyId);
     const presigned = await signer.presign(
-      {
-        method: request.method,
-        protocol: 'http:',
-        hostname: 'streamgate',
-        path: decodePath(request.path),
-        query: queryObject(q, hoisted),
-        headers: pickHeaders(request.headers, signedHeaders, undefined),
-        body: request.body.length > 0 ? request.body : undefined,
-      },
+      smithyRequest(
+        request,
+        queryObject(q, PRESIGN_PARAMS),
+        pickHeaders(request.headers, signedHeaders, undefined),
+        request.body.length > 0 ? request.body : undefined,
+      ),
       {
         signingDate: scope.date,
         signingRegion: scope.region,
@@ -281,6 +277,24 @@ export class SigV4Verifier {
     }
     return signer;
   }
+}
+
+/** The request as @smithy/signature-v4 sees it (the hostname is not part of the signature). */
+function smithyRequest(
+  request: SignableRequest,
+  query: Record<string, string | string[]>,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+) {
+  return {
+    method: request.method,
+    protocol: 'http:',
+    hostname: 'streamgate',
+    path: decodePath(request.path),
+    query,
+    headers,
+    body,
+  };
 }
 
 /** Splits `AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...`. */
