@@ -5,13 +5,16 @@ import {
   type AccessKeyPair,
   ApiRouter,
   AwsProtocol,
+  kmsApi,
   opsRoutes,
   resolveAccessKeys,
   SigV4Verifier,
   secretLookup,
 } from './api/index.ts';
 import type { Config } from './config/index.ts';
+import { Envelope } from './crypto/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
+import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
 import type { Logger } from './logging/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
@@ -30,12 +33,19 @@ export interface App {
   readonly redis: RedisConnection;
   readonly objectStore: ObjectStore;
   readonly aws: AwsProtocol;
+  /** The key service (available after start()). */
+  readonly kms: KeyService;
+  /** Envelope encryption for the storing modules, over the key service (available after start()). */
+  readonly envelope: Envelope;
+  readonly kmsMaintenance: KeyMaintenance;
 }
 
-/** Test seams: where to probe for a default Redis, and how long auth tolerates clock skew. */
+/** Test seams: where to probe for a default Redis; the clock of expiry and retention (not of SigV4). */
 export interface AppOverrides {
   redisDefaultUrl?: string;
-  now?: () => number;
+  clock?: Clock;
+  /** Period of the KMS maintenance loop (deletions, automatic rotation); default one minute. */
+  kmsMaintenanceIntervalMs?: number;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -57,11 +67,12 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       })
     : new FilesystemObjectStore({ rootDir: join(dataDir, 'objects') });
 
+  const clock: Clock = overrides.clock ?? { now: () => Date.now() };
+  let kms: KeyService | undefined;
+  let kmsMaintenance: KeyMaintenance | undefined;
+  let envelope: Envelope | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
-  const verifier = new SigV4Verifier({
-    lookup: (id) => lookup(id),
-    ...(overrides.now ? { now: overrides.now } : {}),
-  });
+  const verifier = new SigV4Verifier({ lookup: (id) => lookup(id) });
   const aws = new AwsProtocol({
     verifier,
     limits: { maxBytes: config.maxBodyBytes, idleTimeoutMs: config.bodyTimeoutMs },
@@ -79,6 +90,18 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     get redis() {
       if (!redis) throw new Error('app not started');
       return redis;
+    },
+    get kms() {
+      if (!kms) throw new Error('app not started');
+      return kms;
+    },
+    get envelope() {
+      if (!envelope) throw new Error('app not started');
+      return envelope;
+    },
+    get kmsMaintenance() {
+      if (!kmsMaintenance) throw new Error('app not started');
+      return kmsMaintenance;
     },
 
     async start() {
@@ -102,6 +125,27 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
       });
       try {
         await objectStore.start();
+        kms = new KeyService({
+          redis: redis.client,
+          region: config.region,
+          accountId: config.accountId,
+          dataDir,
+          rootKey: config.kmsRootKey,
+          clock,
+          logger: logger.child({ module: 'kms' }),
+        });
+        await kms.start();
+        const keyService = kms;
+        const envelopes = new Envelope({ keyProvider: keyService, now: () => clock.now() });
+        envelope = envelopes;
+        keyService.onKeyUnusable((keyId) => envelopes.forgetKey(keyId));
+        aws.registerJsonService(kmsApi(kms, config.accountId));
+        kmsMaintenance = new KeyMaintenance({
+          service: kms,
+          intervalMs: overrides.kmsMaintenanceIntervalMs ?? 60_000,
+          logger: logger.child({ module: 'kms' }),
+        });
+        kmsMaintenance.start();
         const connectedRedis = redis;
         const router = new ApiRouter(
           aws,
@@ -152,6 +196,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     stop() {
       stopping ??= (async () => {
         await listener?.stop(config.shutdownTimeoutMs);
+        await kmsMaintenance?.stop();
+        envelope?.clear();
+        await kms?.stop();
         await objectStore.stop();
         await redis?.close();
         logger.info('streamgate stopped');

@@ -45,6 +45,6 @@ export class ApiRouter {
     info.service = 'none';
     info.operation = 'not-found';
     request.body.resume();
-    return errorOf('NotFoundException', `No route for ${request.method} ${request.path}.`);
+    return errorOf('RouteNotFoundException', `No route for ${request.method} ${request.path}.`);
   };
 }

@@ -69,6 +69,14 @@ const envSchema = z.object({
     .trim()
     .regex(/^\d{12}$/, 'expected 12 digits')
     .default('000000000000'),
+  STREAMGATE_KMS_ROOT_KEY: z
+    .string()
+    .trim()
+    .refine(
+      (v) => /^[A-Za-z0-9+/]{43}=$/.test(v) && Buffer.from(v, 'base64').length === 32,
+      'expected base64 of 32 bytes',
+    )
+    .optional(),
   STREAMGATE_TLS_CERT: optionalString,
   STREAMGATE_TLS_KEY: optionalString,
   STREAMGATE_MAX_BODY_BYTES: z.coerce
@@ -99,6 +107,8 @@ export interface Config {
   accessKeys: AccessKey[] | undefined;
   region: string;
   accountId: string;
+  /** Base64 of the 32-byte KMS root key; undefined = the generated file in the data dir. */
+  kmsRootKey: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   maxBodyBytes: number;
   headersTimeoutMs: number;
@@ -159,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     accessKeys: e.STREAMGATE_ACCESS_KEYS,
     region: e.STREAMGATE_REGION,
     accountId: e.STREAMGATE_ACCOUNT_ID,
+    kmsRootKey: e.STREAMGATE_KMS_ROOT_KEY,
     tls:
       e.STREAMGATE_TLS_CERT && e.STREAMGATE_TLS_KEY
         ? { certFile: e.STREAMGATE_TLS_CERT, keyFile: e.STREAMGATE_TLS_KEY }
@@ -197,6 +208,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_ACCESS_KEYS', '(generated)', 'AKID:SECRET[,AKID:SECRET...] accepted for SigV4'],
   ['STREAMGATE_REGION', 'us-east-1', 'region named in ARNs and errors'],
   ['STREAMGATE_ACCOUNT_ID', '000000000000', 'account id named in ARNs and errors'],
+  [
+    'STREAMGATE_KMS_ROOT_KEY',
+    '(generated)',
+    'base64 of the 32-byte root key that wraps every KMS key in Redis',
+  ],
   ['STREAMGATE_TLS_CERT', '(unset)', 'PEM certificate file; with _KEY, serve TLS (h2 + HTTP/1.1 via ALPN)'],
   ['STREAMGATE_TLS_KEY', '(unset)', 'PEM private key file'],
   ['STREAMGATE_MAX_BODY_BYTES', '16777216', 'largest accepted API request body (413 above)'],

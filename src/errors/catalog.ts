@@ -19,7 +19,8 @@ export const errorCatalog = {
   RequestEntityTooLargeException: client(413),
   RequestTimeoutException: client(408, true),
   AccessDeniedException: client(403),
-  NotFoundException: client(404),
+  /** No route for a non-AWS path (a plain 404, named for clients that read `__type`). */
+  RouteNotFoundException: client(404),
   // SigV4 authentication
   MissingAuthenticationTokenException: client(403),
   IncompleteSignatureException: client(400),
@@ -33,6 +34,19 @@ export const errorCatalog = {
   LimitExceededException: client(400, true),
   ServiceUnavailableException: server(503),
   InternalFailure: server(500),
+  // KMS (TrentService)
+  NotFoundException: client(400),
+  AlreadyExistsException: client(400),
+  DisabledException: client(400),
+  KMSInvalidStateException: client(400),
+  InvalidCiphertextException: client(400),
+  IncorrectKeyException: client(400),
+  InvalidMarkerException: client(400),
+  InvalidAliasNameException: client(400),
+  UnsupportedOperationException: client(400),
+  TagException: client(400),
+  KMSInternalException: server(500),
+  DryRunOperationException: client(412),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Name of a catalogued error. */

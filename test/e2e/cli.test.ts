@@ -5,13 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startPrivateRedis } from '../support/private-redis.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
 const bin = join(repoRoot, 'bin', 'streamgate.js');
 const children: ChildProcess[] = [];
 const dirs: string[] = [];
+const cleanups: Array<() => Promise<void>> = [];
 
 afterAll(async () => {
+  for (const cleanup of cleanups) await cleanup();
   for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
@@ -41,10 +44,13 @@ describe('the streamgate command', () => {
     });
   });
 
-  it('serves /readyz = 200 on embedded defaults and stops cleanly on SIGTERM', async () => {
+  it('serves /readyz = 200 on defaults, generating its keys, and stops cleanly on SIGTERM', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'streamgate-cli-'));
     dirs.push(dataDir);
-    // Only what a fresh shell has, plus a free port and a private data dir: no Redis URL, no S3, no keys.
+    // A fresh Redis of its own (the embedded-Redis path is covered in test/integration/redis), a free
+    // port and a private data dir; no S3, no access keys, no KMS root key: all defaults.
+    const redis = await startPrivateRedis();
+    cleanups.push(() => redis.stop());
     const child = spawn(process.execPath, [bin, 'serve'], {
       cwd: repoRoot,
       env: {
@@ -52,6 +58,7 @@ describe('the streamgate command', () => {
         STREAMGATE_HOST: '127.0.0.1',
         STREAMGATE_HTTP_PORT: '0',
         STREAMGATE_DATA_DIR: dataDir,
+        STREAMGATE_REDIS_URL: redis.url,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -79,6 +86,7 @@ describe('the streamgate command', () => {
     expect(stderr).toContain(keys.secretAccessKey);
     expect(stdout).not.toContain(keys.secretAccessKey);
     expect((await stat(join(dataDir, 'access-keys.json'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(dataDir, 'kms-root.key'))).mode & 0o777).toBe(0o600);
 
     const exited = once(child, 'exit');
     child.kill('SIGTERM');

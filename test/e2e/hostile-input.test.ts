@@ -106,11 +106,11 @@ describe('hostile input over HTTP/1.1', () => {
     expect(await response.json()).toMatchObject({ __type: 'AccessDeniedException' });
   });
 
-  it('answers an unknown path with NotFoundException', async () => {
+  it('answers an unknown path with 404 RouteNotFoundException', async () => {
     const response = await fetch(`${gateway.endpoint}/no/such/thing`);
     expect(response.status).toBe(404);
     expect(response.headers.get('x-amzn-requestid')).toBeTruthy();
-    expect(await response.json()).toMatchObject({ __type: 'NotFoundException' });
+    expect(await response.json()).toMatchObject({ __type: 'RouteNotFoundException' });
   });
 
   it('refuses a 100 MB declared body with 413 without reading it, and closes the connection', async () => {
