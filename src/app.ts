@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import express from 'express';
@@ -5,6 +6,7 @@ import {
   type AccessKeyPair,
   ApiRouter,
   AwsProtocol,
+  kinesisApi,
   kmsApi,
   opsRoutes,
   resolveAccessKeys,
@@ -13,12 +15,20 @@ import {
 } from './api/index.ts';
 import type { Config } from './config/index.ts';
 import { Envelope } from './crypto/index.ts';
+import {
+  RecordIO,
+  RetentionSweeper,
+  ShardIteratorCodec,
+  StreamAdmin,
+  StreamRegistry,
+} from './data-streams/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
 import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
 import type { Logger } from './logging/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
+import { ShardLogs } from './stream-log/index.ts';
 
 /** A composed, startable gateway. The only place that knows every module. */
 export interface App {
@@ -38,6 +48,8 @@ export interface App {
   /** Envelope encryption for the storing modules, over the key service (available after start()). */
   readonly envelope: Envelope;
   readonly kmsMaintenance: KeyMaintenance;
+  /** Data Streams retention sweeper (available after start()). */
+  readonly retentionSweeper: RetentionSweeper;
 }
 
 /** Test seams: where to probe for a default Redis; the clock of expiry and retention (not of SigV4). */
@@ -46,6 +58,8 @@ export interface AppOverrides {
   clock?: Clock;
   /** Period of the KMS maintenance loop (deletions, automatic rotation); default one minute. */
   kmsMaintenanceIntervalMs?: number;
+  /** Period of the Data Streams retention sweep; default one minute. */
+  retentionSweepIntervalMs?: number;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -71,6 +85,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let kms: KeyService | undefined;
   let kmsMaintenance: KeyMaintenance | undefined;
   let envelope: Envelope | undefined;
+  let retentionSweeper: RetentionSweeper | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
   const verifier = new SigV4Verifier({ lookup: (id) => lookup(id) });
   const aws = new AwsProtocol({
@@ -98,6 +113,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     get envelope() {
       if (!envelope) throw new Error('app not started');
       return envelope;
+    },
+    get retentionSweeper() {
+      if (!retentionSweeper) throw new Error('app not started');
+      return retentionSweeper;
     },
     get kmsMaintenance() {
       if (!kmsMaintenance) throw new Error('app not started');
@@ -146,6 +165,43 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           logger: logger.child({ module: 'kms' }),
         });
         kmsMaintenance.start();
+
+        const registry = new StreamRegistry(redis.client);
+        const logs = new ShardLogs(redis.client);
+        const iterators = new ShardIteratorCodec(await registry.iteratorSecret(randomBytes(32)));
+        const streamAdmin = new StreamAdmin({
+          registry,
+          logs,
+          keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
+          clock,
+          region: config.region,
+          accountId: config.accountId,
+          maxRecordBytes: config.kdsMaxRecordBytes,
+        });
+        const recordIO = new RecordIO({
+          registry,
+          logs,
+          iterators,
+          sealer: envelopes,
+          clock,
+          accountId: config.accountId,
+        });
+        aws.registerJsonService(
+          kinesisApi({
+            admin: streamAdmin,
+            records: recordIO,
+            accountId: config.accountId,
+            limits: { maxRecordBytes: config.kdsMaxRecordBytes, maxPutRecordsBytes: 5 * 1024 * 1024 },
+          }),
+        );
+        retentionSweeper = new RetentionSweeper({
+          registry,
+          logs,
+          clock,
+          logger: logger.child({ module: 'data-streams' }),
+          intervalMs: overrides.retentionSweepIntervalMs ?? 60_000,
+        });
+        retentionSweeper.start();
         const connectedRedis = redis;
         const router = new ApiRouter(
           aws,
@@ -196,6 +252,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     stop() {
       stopping ??= (async () => {
         await listener?.stop(config.shutdownTimeoutMs);
+        await retentionSweeper?.stop();
         await kmsMaintenance?.stop();
         envelope?.clear();
         await kms?.stop();

@@ -84,6 +84,12 @@ const envSchema = z.object({
     .int()
     .min(1024)
     .default(16 * 1024 * 1024),
+  STREAMGATE_KDS_MAX_RECORD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024 * 1024)
+    .max(10 * 1024 * 1024)
+    .default(1024 * 1024),
   STREAMGATE_HEADERS_TIMEOUT_MS: positiveMs.default(10_000),
   STREAMGATE_BODY_TIMEOUT_MS: positiveMs.default(20_000),
   STREAMGATE_IDLE_TIMEOUT_MS: positiveMs.default(60_000),
@@ -111,6 +117,8 @@ export interface Config {
   kmsRootKey: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   maxBodyBytes: number;
+  /** Largest Data Streams record (data + partition key), 1–10 MiB. */
+  kdsMaxRecordBytes: number;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   idleTimeoutMs: number;
@@ -175,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         ? { certFile: e.STREAMGATE_TLS_CERT, keyFile: e.STREAMGATE_TLS_KEY }
         : undefined,
     maxBodyBytes: e.STREAMGATE_MAX_BODY_BYTES,
+    kdsMaxRecordBytes: e.STREAMGATE_KDS_MAX_RECORD_BYTES,
     headersTimeoutMs: e.STREAMGATE_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
     idleTimeoutMs: e.STREAMGATE_IDLE_TIMEOUT_MS,
@@ -216,6 +225,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_TLS_CERT', '(unset)', 'PEM certificate file; with _KEY, serve TLS (h2 + HTTP/1.1 via ALPN)'],
   ['STREAMGATE_TLS_KEY', '(unset)', 'PEM private key file'],
   ['STREAMGATE_MAX_BODY_BYTES', '16777216', 'largest accepted API request body (413 above)'],
+  [
+    'STREAMGATE_KDS_MAX_RECORD_BYTES',
+    '1048576',
+    'largest Data Streams record (data + partition key), up to 10485760',
+  ],
   ['STREAMGATE_HEADERS_TIMEOUT_MS', '10000', 'time allowed to receive request headers'],
   ['STREAMGATE_BODY_TIMEOUT_MS', '20000', 'longest pause allowed while receiving a request body'],
   ['STREAMGATE_IDLE_TIMEOUT_MS', '60000', 'idle keep-alive connection / HTTP/2 session lifetime'],

@@ -33,6 +33,13 @@ export const errorCatalog = {
   ResourceInUseException: client(400),
   LimitExceededException: client(400, true),
   ServiceUnavailableException: server(503),
+  // Kinesis Data Streams
+  ExpiredIteratorException: client(400),
+  ExpiredNextTokenException: client(400),
+  ProvisionedThroughputExceededException: client(400, true),
+  KMSNotFoundException: client(400),
+  KMSDisabledException: client(400),
+  KMSAccessDeniedException: client(400),
   InternalFailure: server(500),
   // KMS (TrentService)
   NotFoundException: client(400),

@@ -139,6 +139,13 @@ export class KeyService implements KeyProvider {
     return this.#resolve(keyRef);
   }
 
+  /** The key behind `keyRef` if it can encrypt now; DisabledException / KMSInvalidStateException / NotFound otherwise. */
+  async usableKey(keyRef: string): Promise<KeyRecord> {
+    const key = await this.#resolve(keyRef);
+    this.#usable(key);
+    return key;
+  }
+
   /** ListKeys: key ids in a stable order; `marker` is the last id of the previous page. */
   async listKeys(
     limit: number,

@@ -44,10 +44,29 @@ describe.each([
   ['HTTP/2 (the SDK default handler)', false],
   ['HTTP/1.1 (NodeHttpHandler)', true],
 ])('@aws-sdk/client-kinesis over %s', (_, http1) => {
-  it('gets a well-formed UnknownOperationException for an operation not implemented yet', async () => {
-    const error = await failure(client({ http1 }));
+  it('completes a call (ListStreams) end to end', async () => {
+    const kinesis = client({ http1 });
+    const out = await kinesis.send(new ListStreamsCommand({}));
+    kinesis.destroy();
+    expect(out.$metadata.httpStatusCode).toBe(200);
+    expect(out.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(Array.isArray(out.StreamNames)).toBe(true);
+  });
+
+  it('gets a well-formed UnknownOperationException for an operation the gateway does not serve', async () => {
+    const kinesis = client({ http1 });
+    // Rename the target before signing, as a newer SDK calling an operation we lack would.
+    kinesis.middlewareStack.add(
+      (next) => async (args) => {
+        const request = args.request as { headers: Record<string, string> };
+        request.headers['x-amz-target'] = 'Kinesis_20131202.NoSuchOperation';
+        return next(args);
+      },
+      { step: 'build' },
+    );
+    const error = await failure(kinesis);
     expect(error.name).toBe('UnknownOperationException');
-    expect(error.message).toContain('ListStreams');
+    expect(error.message).toContain('NoSuchOperation');
     expect(error.$fault).toBe('client');
     expect(error.$metadata.httpStatusCode).toBe(400);
     expect(error.$metadata.requestId).toMatch(/^[0-9a-f-]{36}$/);

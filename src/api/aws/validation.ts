@@ -15,9 +15,7 @@ export function parseInput<T extends z.ZodType>(
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issues = result.error.issues.map((issue) => {
-    const member = issue.path
-      .map((p, i) => (i === 0 && typeof p === 'string' ? lowerFirst(p) : String(p)))
-      .join('.');
+    const member = memberPath(issue.path);
     const value = valueAt(input, issue.path);
     const hidden = typeof issue.path[0] === 'string' && sensitive.includes(issue.path[0]);
     const shown =
@@ -90,6 +88,11 @@ export function int(min: number, max: number) {
 /** A member limited to a fixed set of values. */
 export function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
   return z.enum(values, { message: `Member must satisfy enum value set: [${values.join(', ')}]` });
+}
+
+/** AWS spells member paths lower-camel with 1-based list indexes: `records.1.member.data`. */
+function memberPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `${p + 1}.member` : lowerFirst(String(p)))).join('.');
 }
 
 function lowerFirst(name: string): string {

@@ -1,0 +1,17 @@
+// Data Streams: Kinesis Data Streams semantics over stream-log/ (Redis Streams): streams and shard maps,
+// partition-key routing, sequence numbers, signed shard iterators, retention, encryption through the
+// RecordSealer port. Imports errors/, logging/, redis/ and stream-log/; the API lives in api/kinesis/.
+export { hashKeyOf, MAX_HASH_KEY } from './hash-key.ts';
+export type { Clock, KeyChecker, RecordSealer } from './ports.ts';
+export {
+  type IteratorStart,
+  type PutInput,
+  type PutResult,
+  RecordIO,
+  type StoredRecord,
+} from './record-io.ts';
+export { RetentionSweeper } from './retention-sweeper.ts';
+export { ShardIteratorCodec } from './shard-iterator.ts';
+export { RETENTION_HOURS, StreamAdmin } from './stream-admin.ts';
+export type { ShardRecord, StreamMode, StreamRecord, StreamStatus } from './stream-record.ts';
+export { StreamRegistry, type StreamView } from './stream-registry.ts';
