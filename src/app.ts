@@ -17,6 +17,7 @@ import type { Config } from './config/index.ts';
 import { Envelope } from './crypto/index.ts';
 import {
   RecordIO,
+  Resharding,
   RetentionSweeper,
   ShardIteratorCodec,
   StreamAdmin,
@@ -190,6 +191,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           kinesisApi({
             admin: streamAdmin,
             records: recordIO,
+            resharding: new Resharding({ registry, logs, clock, accountId: config.accountId }),
             accountId: config.accountId,
             limits: { maxRecordBytes: config.kdsMaxRecordBytes, maxPutRecordsBytes: 5 * 1024 * 1024 },
           }),

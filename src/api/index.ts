@@ -9,6 +9,7 @@ export {
   type OperationContext,
   type OperationHandler,
   type RestJsonService,
+  StreamingOutput,
 } from './aws/aws-protocol.ts';
 export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/codec.ts';
 export { errorResponse } from './aws/error-response.ts';

@@ -10,6 +10,7 @@ export {
   RecordIO,
   type StoredRecord,
 } from './record-io.ts';
+export { Resharding } from './resharding.ts';
 export { RetentionSweeper } from './retention-sweeper.ts';
 export { ShardIteratorCodec } from './shard-iterator.ts';
 export { RETENTION_HOURS, StreamAdmin } from './stream-admin.ts';

@@ -29,3 +29,38 @@ if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
 for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1
 `;
+
+/**
+ * begin-reshard-1: mark an ACTIVE stream UPDATING and reserve `count` shard indexes.
+ * KEYS[1] meta hash; ARGV[1] stream id, ARGV[2] count
+ * Returns the first reserved index, -1 when the stream is gone, -2 when it is not ACTIVE.
+ */
+export const BEGIN_RESHARD = `
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
+if redis.call('HGET', KEYS[1], 'status') ~= 'ACTIVE' then return -2 end
+redis.call('HSET', KEYS[1], 'status', 'UPDATING')
+return redis.call('HINCRBY', KEYS[1], 'nextShardIndex', tonumber(ARGV[2])) - tonumber(ARGV[2])
+`;
+
+/**
+ * finish-reshard-2: record closed parents and new children in the shard map, then mark the stream ACTIVE.
+ * KEYS[1] meta hash, KEYS[2] shards hash
+ * ARGV[1] stream id, then shard id / JSON pairs to write
+ * Returns 1, or -1 when the stream is gone.
+ */
+export const FINISH_RESHARD = `
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'status', 'ACTIVE')
+return 1
+`;
+
+/**
+ * abort-reshard-1: put an UPDATING stream back to ACTIVE after a failed validation.
+ * KEYS[1] meta hash; ARGV[1] stream id
+ */
+export const ABORT_RESHARD = `
+if redis.call('HGET', KEYS[1], 'id') ~= ARGV[1] then return -1 end
+redis.call('HSET', KEYS[1], 'status', 'ACTIVE')
+return 1
+`;

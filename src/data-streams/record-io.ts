@@ -128,6 +128,8 @@ export class RecordIO {
           }
           break;
         }
+        // A parent shard closed under us (resharding): wait for the new shard map, then re-route.
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
         view = await this.#activeStream(streamName);
       }
     }

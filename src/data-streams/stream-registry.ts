@@ -1,11 +1,14 @@
 import type { RedisClient } from '../redis/index.ts';
 import { kdsKeys } from './keys.ts';
-import { CREATE_STREAM, UPDATE_STREAM } from './lua-scripts.ts';
+import { ABORT_RESHARD, BEGIN_RESHARD, CREATE_STREAM, FINISH_RESHARD, UPDATE_STREAM } from './lua-scripts.ts';
 import { hashToStream, type ShardRecord, type StreamRecord, streamToHash } from './stream-record.ts';
 
 type ScriptClient = RedisClient & {
   sgKdsCreateStream(meta: string, shards: string, tags: string, ...args: string[]): Promise<number>;
   sgKdsUpdateStream(meta: string, id: string, ...fieldValues: string[]): Promise<number>;
+  sgKdsBeginReshard(meta: string, id: string, count: string): Promise<number>;
+  sgKdsFinishReshard(meta: string, shards: string, id: string, ...shardJson: string[]): Promise<number>;
+  sgKdsAbortReshard(meta: string, id: string): Promise<number>;
 };
 
 /** A stream with its shard map, read in one round trip. */
@@ -22,6 +25,9 @@ export class StreamRegistry {
     this.#redis = redis as ScriptClient;
     this.#redis.defineCommand('sgKdsCreateStream', { numberOfKeys: 3, lua: CREATE_STREAM });
     this.#redis.defineCommand('sgKdsUpdateStream', { numberOfKeys: 1, lua: UPDATE_STREAM });
+    this.#redis.defineCommand('sgKdsBeginReshard', { numberOfKeys: 1, lua: BEGIN_RESHARD });
+    this.#redis.defineCommand('sgKdsFinishReshard', { numberOfKeys: 2, lua: FINISH_RESHARD });
+    this.#redis.defineCommand('sgKdsAbortReshard', { numberOfKeys: 1, lua: ABORT_RESHARD });
   }
 
   /** The shared iterator-signing secret, created by whichever replica starts first. */
@@ -72,6 +78,33 @@ export class StreamRegistry {
   async update(stream: StreamRecord, fields: Readonly<Record<string, string | number>>): Promise<boolean> {
     const pairs = Object.entries(fields).flatMap(([k, v]) => [k, String(v)]);
     return (await this.#redis.sgKdsUpdateStream(kdsKeys.meta(stream.name), stream.id, ...pairs)) === 1;
+  }
+
+  /**
+   * Marks an ACTIVE stream UPDATING and reserves `count` new shard indexes; returns the first one,
+   * 'missing' or 'busy' (not ACTIVE).
+   */
+  async beginReshard(stream: StreamRecord, count: number): Promise<number | 'missing' | 'busy'> {
+    const result = await this.#redis.sgKdsBeginReshard(kdsKeys.meta(stream.name), stream.id, String(count));
+    return result === -1 ? 'missing' : result === -2 ? 'busy' : result;
+  }
+
+  /** Writes closed parents and new children into the shard map and marks the stream ACTIVE again. */
+  async finishReshard(stream: StreamRecord, shards: readonly ShardRecord[]): Promise<boolean> {
+    const args = shards.flatMap((s) => [s.shardId, JSON.stringify(s)]);
+    return (
+      (await this.#redis.sgKdsFinishReshard(
+        kdsKeys.meta(stream.name),
+        kdsKeys.shards(stream.name),
+        stream.id,
+        ...args,
+      )) === 1
+    );
+  }
+
+  /** Returns an UPDATING stream to ACTIVE without changing its shards. */
+  async abortReshard(stream: StreamRecord): Promise<void> {
+    await this.#redis.sgKdsAbortReshard(kdsKeys.meta(stream.name), stream.id);
   }
 
   /** Removes a stream's metadata, shard map and tags, and its name from the list. */

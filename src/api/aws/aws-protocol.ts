@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { isServiceError, ServiceError } from '../../errors/index.ts';
 import { type BodyLimits, readBody } from '../../http/read-body.ts';
 import type { ApiRequest, ApiResponse, RouteInfo } from '../../http/types.ts';
@@ -13,6 +14,20 @@ export interface OperationContext {
   format: WireFormat;
   logger: Logger;
   signal: AbortSignal;
+}
+
+/**
+ * What an operation returns instead of an output structure when its response is a stream
+ * (SubscribeToShard's `application/vnd.amazon.eventstream`): written as is, after a 200.
+ */
+export class StreamingOutput {
+  readonly contentType: string;
+  readonly body: Readable;
+
+  constructor(contentType: string, body: Readable) {
+    this.contentType = contentType;
+    this.body = body;
+  }
 }
 
 /** One AWS operation: decoded input in (still unvalidated), output object out (undefined = `{}`). */
@@ -142,6 +157,9 @@ export class AwsProtocol {
         logger: this.#logger.child({ requestId: request.requestId, operation }),
         signal: request.signal,
       });
+      if (output instanceof StreamingOutput) {
+        return { status: 200, headers: { 'content-type': output.contentType }, body: output.body };
+      }
       return {
         status: 200,
         headers: { 'content-type': contentTypeOf(format) },

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type {
   IteratorStart,
   RecordIO,
+  Resharding,
   ShardRecord,
   StreamAdmin,
   StreamView,
@@ -50,10 +51,13 @@ export interface KinesisLimits {
 export function kinesisApi(options: {
   admin: StreamAdmin;
   records: RecordIO;
+  resharding: Resharding;
   accountId: string;
   limits: KinesisLimits;
+  /** More Kinesis operations defined in other files of this folder (enhanced fan-out). */
+  extraOperations?: Readonly<Record<string, OperationHandler>>;
 }): JsonService {
-  const { admin, records, accountId, limits } = options;
+  const { admin, records, resharding, accountId, limits } = options;
 
   const nameOf = (i: { StreamName?: string | undefined; StreamARN?: string | undefined }): string => {
     if (i.StreamARN !== undefined) {
@@ -381,6 +385,34 @@ export function kinesisApi(options: {
           : {}),
       };
     },
+    SplitShard: async (input) => {
+      const i = parseInput(
+        z.object({ ...streamRef, ShardToSplit: shardId, NewStartingHashKey: hashKey }),
+        input,
+      );
+      await resharding.split(nameOf(i), i.ShardToSplit, BigInt(i.NewStartingHashKey));
+    },
+    MergeShards: async (input) => {
+      const i = parseInput(
+        z.object({ ...streamRef, ShardToMerge: shardId, AdjacentShardToMerge: shardId }),
+        input,
+      );
+      await resharding.merge(nameOf(i), i.ShardToMerge, i.AdjacentShardToMerge);
+    },
+    UpdateShardCount: async (input) => {
+      const i = parseInput(
+        z.object({ ...streamRef, TargetShardCount: int(1, 10_000), ScalingType: oneOf(['UNIFORM_SCALING']) }),
+        input,
+      );
+      const name = nameOf(i);
+      const { current } = await resharding.updateShardCount(name, i.TargetShardCount);
+      return {
+        StreamName: name,
+        StreamARN: admin.streamArn(name),
+        CurrentShardCount: current,
+        TargetShardCount: i.TargetShardCount,
+      };
+    },
     IncreaseStreamRetentionPeriod: async (input) => {
       const i = parseInput(
         z.object({ ...streamRef, RetentionPeriodHours: int(RETENTION_HOURS.min, RETENTION_HOURS.max) }),
@@ -464,7 +496,11 @@ export function kinesisApi(options: {
       };
     },
   };
-  return { targetPrefix: 'Kinesis_20131202', signingName: 'kinesis', operations: ops };
+  return {
+    targetPrefix: 'Kinesis_20131202',
+    signingName: 'kinesis',
+    operations: { ...ops, ...options.extraOperations },
+  };
 
   function encodeToken(kind: string, after: string, stream?: string): string {
     return Buffer.from(JSON.stringify({ kind, after, stream, issuedAt: Date.now() })).toString('base64');
