@@ -20,6 +20,7 @@ import {
   Resharding,
   RetentionSweeper,
   ShardIteratorCodec,
+  ShardThrottle,
   StreamAdmin,
   StreamRegistry,
 } from './data-streams/index.ts';
@@ -186,6 +187,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           sealer: envelopes,
           clock,
           accountId: config.accountId,
+          throttle: config.kdsShardLimits === 'aws' ? new ShardThrottle(clock) : undefined,
         });
         aws.registerJsonService(
           kinesisApi({

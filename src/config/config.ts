@@ -90,6 +90,7 @@ const envSchema = z.object({
     .min(1024 * 1024)
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
+  STREAMGATE_KDS_SHARD_LIMITS: z.enum(['off', 'aws']).default('off'),
   STREAMGATE_HEADERS_TIMEOUT_MS: positiveMs.default(10_000),
   STREAMGATE_BODY_TIMEOUT_MS: positiveMs.default(20_000),
   STREAMGATE_IDLE_TIMEOUT_MS: positiveMs.default(60_000),
@@ -119,6 +120,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Largest Data Streams record (data + partition key), 1–10 MiB. */
   kdsMaxRecordBytes: number;
+  /** `aws`: enforce AWS's per-shard throughput limits (per replica); `off`: unlimited. */
+  kdsShardLimits: 'off' | 'aws';
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   idleTimeoutMs: number;
@@ -184,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
         : undefined,
     maxBodyBytes: e.STREAMGATE_MAX_BODY_BYTES,
     kdsMaxRecordBytes: e.STREAMGATE_KDS_MAX_RECORD_BYTES,
+    kdsShardLimits: e.STREAMGATE_KDS_SHARD_LIMITS,
     headersTimeoutMs: e.STREAMGATE_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
     idleTimeoutMs: e.STREAMGATE_IDLE_TIMEOUT_MS,
@@ -229,6 +233,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
     'STREAMGATE_KDS_MAX_RECORD_BYTES',
     '1048576',
     'largest Data Streams record (data + partition key), up to 10485760',
+  ],
+  [
+    'STREAMGATE_KDS_SHARD_LIMITS',
+    'off',
+    "aws = enforce AWS's per-shard throughput limits (1 MiB/s, 1000 records/s in; 2 MiB/s, 5 calls/s out)",
   ],
   ['STREAMGATE_HEADERS_TIMEOUT_MS', '10000', 'time allowed to receive request headers'],
   ['STREAMGATE_BODY_TIMEOUT_MS', '20000', 'longest pause allowed while receiving a request body'],

@@ -13,6 +13,7 @@ export {
 export { Resharding } from './resharding.ts';
 export { RetentionSweeper } from './retention-sweeper.ts';
 export { ShardIteratorCodec } from './shard-iterator.ts';
+export { AWS_SHARD_LIMITS, ShardThrottle } from './shard-throttle.ts';
 export { RETENTION_HOURS, StreamAdmin } from './stream-admin.ts';
 export type { ShardRecord, StreamMode, StreamRecord, StreamStatus } from './stream-record.ts';
 export { StreamRegistry, type StreamView } from './stream-registry.ts';

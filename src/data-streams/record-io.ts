@@ -5,6 +5,7 @@ import { SHARD_LOG_NAMESPACE } from './keys.ts';
 import type { Clock, RecordSealer } from './ports.ts';
 import { toEntryId, toSequenceNumber } from './sequence-number.ts';
 import type { IteratorPosition, ShardIteratorCodec } from './shard-iterator.ts';
+import type { ShardThrottle } from './shard-throttle.ts';
 import type { ShardRecord, StreamRecord } from './stream-record.ts';
 import type { StreamRegistry, StreamView } from './stream-registry.ts';
 
@@ -47,6 +48,7 @@ export class RecordIO {
   readonly #sealer: RecordSealer;
   readonly #clock: Clock;
   readonly #accountId: string;
+  readonly #throttle: ShardThrottle | undefined;
 
   constructor(options: {
     registry: StreamRegistry;
@@ -55,7 +57,10 @@ export class RecordIO {
     sealer: RecordSealer;
     clock: Clock;
     accountId: string;
+    /** Per-shard throughput limits; undefined = unlimited (the default). */
+    throttle?: ShardThrottle | undefined;
   }) {
+    this.#throttle = options.throttle;
     this.#registry = options.registry;
     this.#logs = options.logs;
     this.#iterators = options.iterators;
@@ -77,6 +82,14 @@ export class RecordIO {
         const shard = routeToShard(view.shards, record.explicitHashKey ?? hashKeyOf(record.partitionKey));
         if (!shard)
           throw new ServiceError('InternalFailure', `No open shard covers the hash key of record ${i}.`);
+        const bytes = record.data.length + Buffer.byteLength(record.partitionKey);
+        if (this.#throttle && !this.#throttle.admitWrite(`${stream.id}/${shard.shardId}`, bytes)) {
+          results[i] = {
+            errorCode: 'ProvisionedThroughputExceededException',
+            errorMessage: `Rate exceeded for shard ${shard.shardId} in stream ${streamName} under account ${this.#accountId}.`,
+          };
+          continue;
+        }
         const group = groups.get(shard);
         if (group) group.push(i);
         else groups.set(shard, [i]);
@@ -204,6 +217,13 @@ export class RecordIO {
     const shard = view.shards.find((s) => s.shardId === position.shardId);
     if (!shard) throw new ServiceError('InvalidArgumentException', 'Invalid ShardIterator.');
     const ref = logRef(view.stream, shard.shardId);
+    const throttleKey = `${view.stream.id}/${shard.shardId}`;
+    if (this.#throttle && !this.#throttle.admitRead(throttleKey)) {
+      throw new ServiceError(
+        'ProvisionedThroughputExceededException',
+        `Rate exceeded for Shard - ${shard.shardId} in stream ${position.streamName} under account ${this.#accountId}.`,
+      );
+    }
     const horizonMs = this.#horizonMs(view.stream);
     let startId = position.exclusive ? `(${position.entryId}` : position.entryId;
     if (parseEntryId(position.entryId).ms < horizonMs) startId = `${horizonMs}-0`;
@@ -232,6 +252,7 @@ export class RecordIO {
         encrypted,
       });
     }
+    this.#throttle?.chargeRead(throttleKey, bytes);
     const caughtUp = lastId === undefined || compareIds(lastReturned, lastId) >= 0;
     const endingId = shard.endingSequenceNumber ? toEntryId(shard.endingSequenceNumber) : undefined;
     const shardEnded = endingId !== undefined && (caughtUp || compareIds(lastReturned, endingId) >= 0);

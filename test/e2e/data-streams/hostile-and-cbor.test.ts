@@ -212,3 +212,41 @@ describe('CBOR (as the Java SDK and KCL send it)', () => {
     expect(error.body).toMatchObject({ __type: 'InvalidArgumentException' });
   });
 });
+
+describe('per-shard throughput limits (STREAMGATE_KDS_SHARD_LIMITS=aws)', () => {
+  it('answers PutRecords over 1,000 records/s per shard with per-record ProvisionedThroughputExceededException', async () => {
+    // A frozen clock: buckets never refill during the test, so the counts are exact.
+    const frozen = Date.now();
+    const limited = await startApp({
+      env: { STREAMGATE_KDS_SHARD_LIMITS: 'aws' },
+      overrides: { clock: { now: () => frozen } },
+    });
+    const client = new KinesisClient({
+      endpoint: limited.endpoint,
+      region: 'us-east-1',
+      credentials: TEST_KEYS,
+      maxAttempts: 1,
+    });
+    try {
+      const name = `limited-${randomBytes(3).toString('hex')}`;
+      await client.send(new CreateStreamCommand({ StreamName: name, ShardCount: 1 }));
+      const batch = {
+        StreamName: name,
+        Records: Array.from({ length: 500 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.from('x') })),
+      };
+      const outcomes = [];
+      for (let i = 0; i < 3; i += 1) outcomes.push(await client.send(new PutRecordsCommand(batch)));
+      expect(outcomes.map((o) => o.FailedRecordCount)).toEqual([0, 0, 500]);
+      const rejected = outcomes.flatMap((o) => o.Records ?? []).filter((r) => r.ErrorCode);
+      expect(rejected[0]).toMatchObject({ ErrorCode: 'ProvisionedThroughputExceededException' });
+      expect(rejected[0]?.ErrorMessage).toMatch(/^Rate exceeded for shard shardId-000000000000 in stream /);
+      const single = await client
+        .send(new PutRecordCommand({ StreamName: name, PartitionKey: 'k', Data: Buffer.from('x') }))
+        .catch((e: Error) => e);
+      expect((single as Error).name).toBe('ProvisionedThroughputExceededException');
+    } finally {
+      client.destroy();
+      await limited.stop();
+    }
+  });
+});
