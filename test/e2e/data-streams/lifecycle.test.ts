@@ -102,7 +102,7 @@ describe.each([
         }),
       );
       expect(out.FailedRecordCount).toBe(0);
-      out.Records?.forEach((r, n) => routed.set(chunk[n]?.data ?? '', r.ShardId ?? ''));
+      for (const [n, r] of (out.Records ?? []).entries()) routed.set(chunk[n]?.data ?? '', r.ShardId ?? '');
     }
     const { Shards = [] } = await kinesis.send(new ListShardsCommand({ StreamName }));
     let total = 0;
