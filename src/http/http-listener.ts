@@ -60,6 +60,9 @@ export class HttpListener {
       options.http1,
     );
     this.#h1.timeout = timeouts.idleTimeoutMs;
+    // A client may half-close after sending its request; node would otherwise abort the request in
+    // flight and drop a response whose side effects (a stored record) already happened.
+    (this.#h1 as http.Server & { httpAllowHalfOpen: boolean }).httpAllowHalfOpen = true;
     // This server never listens itself (connections are handed to it), but node only starts tracking
     // connections (closeIdleConnections, headersTimeout checks) on 'listening'.
     this.#h1.emit('listening');
@@ -93,6 +96,7 @@ export class HttpListener {
 
     if (options.tls) {
       const server = tls.createServer({
+        allowHalfOpen: true,
         cert: options.tls.cert,
         key: options.tls.key,
         ALPNProtocols: ['h2', 'http/1.1'],
@@ -107,7 +111,7 @@ export class HttpListener {
       });
       this.#front = server;
     } else {
-      this.#front = net.createServer((socket) => this.#sniff(socket));
+      this.#front = net.createServer({ allowHalfOpen: true }, (socket) => this.#sniff(socket));
     }
     this.#front.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
@@ -187,8 +191,10 @@ export class HttpListener {
       socket.off('data', onData);
       socket.off('close', cleanup);
       socket.off('error', onError);
+      socket.off('end', onEnd);
     };
     const onError = () => cleanup();
+    const onEnd = () => socket.destroy(); // closed before saying anything
     const onData = (chunk: Buffer) => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
       const n = Math.min(head.length, H2_PREFACE.length);
@@ -200,6 +206,7 @@ export class HttpListener {
       this.#hand(socket, looksH2 ? 'h2' : 'h1');
     };
     socket.on('data', onData);
+    socket.once('end', onEnd);
     socket.once('close', cleanup);
     socket.on('error', onError);
   }

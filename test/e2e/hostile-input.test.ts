@@ -83,9 +83,19 @@ describe('hostile input over HTTP/1.1', () => {
   it('answers a valid CBOR request for an unknown operation in CBOR', async () => {
     const { head, body } = await signedRaw(Buffer.from(encode({ StreamName: 's' })), {
       'content-type': 'application/x-amz-cbor-1.1',
+      'x-amz-target': 'Kinesis_20131202.NoSuchOperation',
     });
     const exchange = await rawExchange(gateway.port, [head, body], { endAfterWrite: true });
     expect(exchange.response).toContain('x-amzn-errortype: UnknownOperationException');
+  });
+
+  it('still answers a client that half-closes its socket right after a complete request', async () => {
+    const { head, body } = await signedRaw(Buffer.from(encode({ Limit: 5 })), {
+      'content-type': 'application/x-amz-cbor-1.1',
+    });
+    const exchange = await rawExchange(gateway.port, [head, body], { endAfterWrite: true });
+    expect(exchange.status).toBe(200);
+    expect(exchange.response).toContain('content-type: application/x-amz-cbor-1.1');
   });
 
   it.each([
