@@ -143,7 +143,7 @@ export class RecordIO {
         }
         // A parent shard closed under us (resharding): wait for the new shard map, then re-route.
         await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
-        view = await this.#activeStream(streamName);
+        view = await this.#activeStream(streamName, true);
       }
     }
     return results;
@@ -282,8 +282,8 @@ export class RecordIO {
     }
   }
 
-  async #existingStream(streamName: string): Promise<StreamView> {
-    const view = await this.#registry.get(streamName);
+  async #existingStream(streamName: string, fresh = false): Promise<StreamView> {
+    const view = fresh ? await this.#registry.get(streamName) : await this.#registry.getRecent(streamName);
     if (!view) {
       throw new ServiceError(
         'ResourceNotFoundException',
@@ -293,8 +293,8 @@ export class RecordIO {
     return view;
   }
 
-  async #activeStream(streamName: string): Promise<StreamView> {
-    const view = await this.#existingStream(streamName);
+  async #activeStream(streamName: string, fresh = false): Promise<StreamView> {
+    const view = await this.#existingStream(streamName, fresh);
     if (view.stream.status === 'CREATING') {
       throw new ServiceError(
         'ResourceNotFoundException',

@@ -103,7 +103,9 @@ export class StreamAdmin {
   async delete(streamName: string): Promise<void> {
     const view = await this.require(streamName);
     await this.#registry.remove(streamName);
-    await Promise.all(view.shards.map((shard) => this.#logs.destroy(logRef(view.stream, shard.shardId))));
+    await Promise.all(
+      view.shards.map((shard) => this.#logs.retire(logRef(view.stream, shard.shardId), 3600)),
+    );
   }
 
   /** The stream and its shards, or ResourceNotFoundException in AWS's words. */

@@ -17,9 +17,17 @@ export interface StreamView {
   shards: ShardRecord[];
 }
 
+/**
+ * How long getRecent() reuses a stream's metadata and shard map. Changes made through this registry
+ * are seen at once; changes made by other replicas within this time (writers that hit a shard closed
+ * meanwhile re-read at once).
+ */
+const RECENT_MS = 500;
+
 /** Redis persistence of stream metadata, shard maps and tags (the records live in stream-log/). */
 export class StreamRegistry {
   readonly #redis: ScriptClient;
+  readonly #recent = new Map<string, { view: StreamView; expiresAt: number }>();
 
   constructor(redis: RedisClient) {
     this.#redis = redis as ScriptClient;
@@ -59,25 +67,41 @@ export class StreamRegistry {
     return true;
   }
 
+  /** Like get(), but may answer from a copy at most 500 ms old (the hot path of puts). */
+  async getRecent(streamName: string): Promise<StreamView | undefined> {
+    const cached = this.#recent.get(streamName);
+    if (cached && cached.expiresAt > Date.now()) return cached.view;
+    return this.get(streamName);
+  }
+
   /** A stream and its shards (sorted by shard id), or undefined. */
   async get(streamName: string): Promise<StreamView | undefined> {
     const results = await this.#redis
-      .multi()
+      .pipeline()
       .hgetall(kdsKeys.meta(streamName))
       .hgetall(kdsKeys.shards(streamName))
       .exec();
     const stream = hashToStream((results?.[0]?.[1] ?? {}) as Record<string, string>);
-    if (!stream) return undefined;
+    if (!stream) {
+      this.#recent.delete(streamName);
+      return undefined;
+    }
     const shards = Object.values((results?.[1]?.[1] ?? {}) as Record<string, string>)
       .map((json) => JSON.parse(json) as ShardRecord)
       .sort((a, b) => (a.shardId < b.shardId ? -1 : 1));
-    return { stream, shards };
+    const view = { stream, shards };
+    this.#recent.set(streamName, { view, expiresAt: Date.now() + RECENT_MS });
+    return view;
   }
 
   /** Sets metadata fields if the stream still has id `streamId`; false when gone. */
   async update(stream: StreamRecord, fields: Readonly<Record<string, string | number>>): Promise<boolean> {
+    this.#recent.delete(stream.name);
     const pairs = Object.entries(fields).flatMap(([k, v]) => [k, String(v)]);
-    return (await this.#redis.sgKdsUpdateStream(kdsKeys.meta(stream.name), stream.id, ...pairs)) === 1;
+    const updated =
+      (await this.#redis.sgKdsUpdateStream(kdsKeys.meta(stream.name), stream.id, ...pairs)) === 1;
+    this.#recent.delete(stream.name);
+    return updated;
   }
 
   /**
@@ -92,14 +116,15 @@ export class StreamRegistry {
   /** Writes closed parents and new children into the shard map and marks the stream ACTIVE again. */
   async finishReshard(stream: StreamRecord, shards: readonly ShardRecord[]): Promise<boolean> {
     const args = shards.flatMap((s) => [s.shardId, JSON.stringify(s)]);
-    return (
+    const finished =
       (await this.#redis.sgKdsFinishReshard(
         kdsKeys.meta(stream.name),
         kdsKeys.shards(stream.name),
         stream.id,
         ...args,
-      )) === 1
-    );
+      )) === 1;
+    this.#recent.delete(stream.name);
+    return finished;
   }
 
   /** Returns an UPDATING stream to ACTIVE without changing its shards. */
@@ -109,6 +134,7 @@ export class StreamRegistry {
 
   /** Removes a stream's metadata, shard map and tags, and its name from the list. */
   async remove(streamName: string): Promise<void> {
+    this.#recent.delete(streamName);
     await this.#redis.del(kdsKeys.meta(streamName), kdsKeys.shards(streamName), kdsKeys.tags(streamName));
     await this.#redis.zrem(kdsKeys.streams(), streamName);
   }

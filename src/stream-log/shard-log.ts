@@ -130,4 +130,17 @@ export class ShardLogs {
   async destroy(ref: LogRef): Promise<void> {
     await this.#redis.del(logKeys.entries(ref), logKeys.state(ref));
   }
+
+  /**
+   * Deletes the log's records but leaves it closed for `tombstoneSeconds`, so a writer still holding
+   * an old shard map gets LogClosedError instead of re-creating the log by appending.
+   */
+  async retire(ref: LogRef, tombstoneSeconds: number): Promise<void> {
+    await this.#redis
+      .multi()
+      .del(logKeys.entries(ref))
+      .hset(logKeys.state(ref), 'closed', '1', 'endingId', '0-0')
+      .expire(logKeys.state(ref), tombstoneSeconds)
+      .exec();
+  }
 }

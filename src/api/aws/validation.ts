@@ -44,11 +44,12 @@ export function blob(options: { minBytes?: number; maxBytes?: number } = {}) {
     .transform((value, ctx) => {
       let bytes: Buffer;
       if (typeof value === 'string') {
-        if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 === 1) {
+        bytes = Buffer.from(value, 'base64');
+        // Node skips characters that are not base64, so a foreign character shows as a short decode.
+        if (value.length % 4 !== 0 || bytes.length !== base64DecodedLength(value)) {
           ctx.addIssue({ code: 'custom', message: 'Member must be valid base64' });
           return z.NEVER;
         }
-        bytes = Buffer.from(value, 'base64');
       } else {
         bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
       }
@@ -66,6 +67,12 @@ export function blob(options: { minBytes?: number; maxBytes?: number } = {}) {
       }
       return bytes;
     });
+}
+
+/** Bytes that well-formed, padded base64 text decodes to. */
+function base64DecodedLength(text: string): number {
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  return (text.length / 4) * 3 - padding;
 }
 
 /** A string member with AWS length constraints. */
