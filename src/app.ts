@@ -6,6 +6,7 @@ import {
   type AccessKeyPair,
   ApiRouter,
   AwsProtocol,
+  efoOperations,
   kinesisApi,
   kmsApi,
   opsRoutes,
@@ -20,8 +21,10 @@ import {
   Resharding,
   RetentionSweeper,
   ShardIteratorCodec,
+  ShardSubscriptions,
   ShardThrottle,
   StreamAdmin,
+  StreamConsumers,
   StreamRegistry,
 } from './data-streams/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
@@ -88,6 +91,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let kmsMaintenance: KeyMaintenance | undefined;
   let envelope: Envelope | undefined;
   let retentionSweeper: RetentionSweeper | undefined;
+  let subscriptions: ShardSubscriptions | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
   const verifier = new SigV4Verifier({ lookup: (id) => lookup(id) });
   const aws = new AwsProtocol({
@@ -189,13 +193,32 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           accountId: config.accountId,
           throttle: config.kdsShardLimits === 'aws' ? new ShardThrottle(clock) : undefined,
         });
+        const consumers = new StreamConsumers({
+          redis: redis.client,
+          registry,
+          clock,
+          region: config.region,
+          accountId: config.accountId,
+        });
+        subscriptions = new ShardSubscriptions({
+          redis: redis.client,
+          registry,
+          logs,
+          consumers,
+          sealer: envelopes,
+          clock,
+          accountId: config.accountId,
+          logger: logger.child({ module: 'data-streams' }),
+        });
         aws.registerJsonService(
           kinesisApi({
             admin: streamAdmin,
             records: recordIO,
             resharding: new Resharding({ registry, logs, clock, accountId: config.accountId }),
+            consumers,
             accountId: config.accountId,
             limits: { maxRecordBytes: config.kdsMaxRecordBytes, maxPutRecordsBytes: 5 * 1024 * 1024 },
+            extraOperations: efoOperations({ admin: streamAdmin, consumers, subscriptions }),
           }),
         );
         retentionSweeper = new RetentionSweeper({
@@ -255,6 +278,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
 
     stop() {
       stopping ??= (async () => {
+        subscriptions?.stop(); // open SubscribeToShard streams would hold up the drain below
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
         await kmsMaintenance?.stop();

@@ -13,6 +13,7 @@ export {
 } from './aws/aws-protocol.ts';
 export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/codec.ts';
 export { errorResponse } from './aws/error-response.ts';
+export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
 export { kmsApi } from './kms/kms-api.ts';
 export { opsRoutes, type ReadinessCheck } from './ops/ops-routes.ts';

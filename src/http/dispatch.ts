@@ -52,7 +52,8 @@ export class Dispatcher {
     const info: RouteInfo = { service: 'none', operation: 'none' };
     const aborter = new AbortController();
     res.once('close', () => {
-      if (!res.writableFinished) aborter.abort();
+      // Not writableFinished: node's HTTP/2 response reports that as true on a stream the client reset.
+      if (!res.writableEnded) aborter.abort();
     });
     const done = () => {
       this.#inFlight -= 1;
@@ -94,7 +95,7 @@ export class Dispatcher {
           },
           'request',
         );
-        return writeResponse(res, response, protocol, requestId);
+        return writeResponse(res, response, protocol, requestId, aborter.signal);
       })
       .catch((error: unknown) => {
         this.#logger.warn({ err: error, requestId }, 'response could not be written');
@@ -135,6 +136,8 @@ async function writeResponse(
   response: ApiResponse,
   protocol: HttpProtocol,
   requestId: string,
+  /** Aborted when the client went away: stop writing and release the body. */
+  clientGone: AbortSignal,
 ): Promise<void> {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = { ...response.headers, 'x-amzn-requestid': requestId };
@@ -147,13 +150,13 @@ async function writeResponse(
   if (body instanceof Readable) {
     res.writeHead(response.status, headers);
     for await (const chunk of body) {
-      if (res.destroyed) {
+      if (res.destroyed || clientGone.aborted) {
         body.destroy();
         return;
       }
-      if (!(res as ServerResponse).write(chunk)) await waitForDrain(res);
+      if (!(res as ServerResponse).write(chunk)) await waitForDrain(res, clientGone);
     }
-    res.end();
+    if (!clientGone.aborted) res.end();
     return;
   }
   const payload = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body) : body;
@@ -166,14 +169,18 @@ async function writeResponse(
   }
 }
 
-function waitForDrain(res: NodeResponse): Promise<void> {
+/** Resolves on 'drain', or at once when the client is gone ('close' may already have fired). */
+function waitForDrain(res: NodeResponse, clientGone: AbortSignal): Promise<void> {
+  if (clientGone.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const settle = () => {
       res.off('drain', settle);
       res.off('close', settle);
+      clientGone.removeEventListener('abort', settle);
       resolve();
     };
     res.once('drain', settle);
     res.once('close', settle);
+    clientGone.addEventListener('abort', settle, { once: true });
   });
 }

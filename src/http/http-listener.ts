@@ -218,6 +218,10 @@ export class HttpListener {
    */
   #hand(socket: Socket, protocol: 'h1' | 'h2'): void {
     if (protocol === 'h2') {
+      // Half-open sockets are for HTTP/1.1 clients: an HTTP/2 client that sends FIN has gone (it
+      // half-closes streams, never TCP), so end our side too, or its long-lived streams
+      // (SubscribeToShard) would never learn that the client left.
+      socket.once('end', () => socket.end());
       this.#h2.emit('connection', socket);
     } else {
       this.#h1.emit('connection', socket);

@@ -3,4 +3,4 @@
 
 export { connectRedis, type RedisConnection, RedisUnavailableError } from './connect-redis.ts';
 export { EmbeddedRedis, type EmbeddedRedisOptions } from './embedded-redis.ts';
-export { createRedisClient, pingRedis, type RedisClient } from './redis-client.ts';
+export { createRedisClient, duplicateRedisClient, pingRedis, type RedisClient } from './redis-client.ts';

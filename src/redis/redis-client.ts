@@ -32,6 +32,18 @@ export function createRedisClient(url: string, options: { connectionName?: strin
   return new Redis(parsed.toString(), common);
 }
 
+/**
+ * A new connection with the same settings as `client` (single node or Cluster), for commands that hold
+ * a connection while they wait (XREAD BLOCK), named `connectionName` in CLIENT LIST. The caller owns it:
+ * listen for 'error', then disconnect().
+ */
+export function duplicateRedisClient(client: RedisClient, connectionName: string): RedisClient {
+  if (client instanceof Cluster) {
+    return client.duplicate(undefined, { redisOptions: { connectionName } }); // merged into the node options
+  }
+  return client.duplicate({ connectionName });
+}
+
 /** Resolves when `client` answers PING within `timeoutMs`; rejects otherwise. */
 export async function pingRedis(client: RedisClient, timeoutMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;

@@ -5,6 +5,7 @@ import type {
   Resharding,
   ShardRecord,
   StreamAdmin,
+  StreamConsumers,
   StreamView,
 } from '../../data-streams/index.ts';
 import { MAX_HASH_KEY, RETENTION_HOURS } from '../../data-streams/index.ts';
@@ -52,12 +53,13 @@ export function kinesisApi(options: {
   admin: StreamAdmin;
   records: RecordIO;
   resharding: Resharding;
+  consumers: StreamConsumers;
   accountId: string;
   limits: KinesisLimits;
   /** More Kinesis operations defined in other files of this folder (enhanced fan-out). */
   extraOperations?: Readonly<Record<string, OperationHandler>>;
 }): JsonService {
-  const { admin, records, resharding, accountId, limits } = options;
+  const { admin, records, resharding, consumers, accountId, limits } = options;
 
   const nameOf = (i: { StreamName?: string | undefined; StreamARN?: string | undefined }): string => {
     if (i.StreamARN !== undefined) {
@@ -230,7 +232,16 @@ export function kinesisApi(options: {
     },
     DeleteStream: async (input) => {
       const i = parseInput(deleteStreamInput, input);
-      await admin.delete(nameOf(i));
+      const name = nameOf(i);
+      await admin.require(name);
+      if (!i.EnforceConsumerDeletion && (await consumers.count(name)) > 0) {
+        throw new ServiceError(
+          'ResourceInUseException',
+          `Stream ${name} under account ${accountId} has registered consumers; deregister them or set EnforceConsumerDeletion.`,
+        );
+      }
+      await admin.delete(name);
+      await consumers.removeAll(name);
     },
     DescribeStream: async (input) => {
       const i = parseInput(describeStreamInput, input);
@@ -258,7 +269,7 @@ export function kinesisApi(options: {
           EnhancedMonitoring: [{ ShardLevelMetrics: [] }],
           ...encryptionShape(view),
           OpenShardCount: view.shards.filter((s) => s.endingSequenceNumber === undefined).length,
-          ConsumerCount: 0,
+          ConsumerCount: await consumers.count(view.stream.name),
           MaxRecordSizeInKiB: Math.floor(view.stream.maxRecordBytes / 1024),
         },
       };
