@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** Largest 128-bit hash key (2^128 - 1). */
 export const MAX_HASH_KEY = (1n << 128n) - 1n;
 
 /** The 128-bit hash key of a partition key: MD5 of its UTF-8 bytes, as an unsigned integer. */
 export function hashKeyOf(partitionKey: string): bigint {
-  return BigInt(`0x${createHash('md5').update(partitionKey, 'utf8').digest('hex')}`);
+  return BigInt(`0x${hash('md5', partitionKey, 'hex')}`);
 }
 
 /** Splits the hash-key space into `count` contiguous ranges, as AWS does for a new stream. */

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { Decoder, Encoder } from 'cbor-x';
 import { ServiceError } from '../../errors/index.ts';
 
@@ -28,7 +29,7 @@ export function decodeBody(format: WireFormat, body: Buffer): Record<string, unk
   if (body.length === 0) return {};
   let value: unknown;
   try {
-    value = format === 'json' ? JSON.parse(body.toString('utf8')) : cborDecoder.decode(body);
+    value = format === 'json' ? JSON.parse(jsonText(body)) : cborDecoder.decode(body);
   } catch (error) {
     throw new ServiceError(
       'SerializationException',
@@ -40,6 +41,11 @@ export function decodeBody(format: WireFormat, body: Buffer): Record<string, unk
     throw new ServiceError('SerializationException', 'The request body must be a JSON object (a structure).');
   }
   return value as Record<string, unknown>;
+}
+
+/** The body as text; pure-ASCII bodies (base64 payloads) take the much cheaper one-byte path. */
+function jsonText(body: Buffer): string {
+  return isAscii(body) ? body.toString('latin1') : body.toString('utf8');
 }
 
 /** Encodes an operation's output: Uint8Array → base64 (JSON) or byte string (CBOR); Date → epoch seconds / tag 1. */
