@@ -9,19 +9,18 @@ export {
   type PutInput,
   type PutResult,
   RecordIO,
-  type StoredRecord,
 } from './record-io.ts';
 export { Resharding } from './resharding.ts';
 export { RetentionSweeper } from './retention-sweeper.ts';
 export { ShardIteratorCodec } from './shard-iterator.ts';
 export {
-  type ChildShard,
   ShardSubscriptions,
   SUBSCRIPTION_LIMITS,
   type SubscriptionEvent,
   type SubscriptionLimits,
 } from './shard-subscription.ts';
 export { AWS_SHARD_LIMITS, ShardThrottle } from './shard-throttle.ts';
+export type { ChildShard, StoredRecord } from './stored-record.ts';
 export { RETENTION_HOURS, StreamAdmin } from './stream-admin.ts';
 export {
   type ConsumerRecord,

@@ -1,11 +1,19 @@
-import { isServiceError, ServiceError } from '../errors/index.ts';
-import { LogClosedError, type LogRef, parseEntryId, type ShardLogs } from '../stream-log/index.ts';
+import { ServiceError } from '../errors/index.ts';
+import {
+  compareEntryIds,
+  LogClosedError,
+  type LogRef,
+  parseEntryId,
+  type ShardLogs,
+} from '../stream-log/index.ts';
 import { hashKeyOf } from './hash-key.ts';
 import { SHARD_LOG_NAMESPACE } from './keys.ts';
+import { kmsError } from './kms-errors.ts';
 import type { Clock, RecordSealer } from './ports.ts';
 import { toEntryId, toSequenceNumber } from './sequence-number.ts';
 import type { IteratorPosition, ShardIteratorCodec } from './shard-iterator.ts';
 import type { ShardThrottle } from './shard-throttle.ts';
+import { childrenOf, openStoredRecord, recordContext, type StoredRecord } from './stored-record.ts';
 import type { ShardRecord, StreamRecord } from './stream-record.ts';
 import type { StreamRegistry, StreamView } from './stream-registry.ts';
 
@@ -20,15 +28,6 @@ export interface PutInput {
 export type PutResult =
   | { shardId: string; sequenceNumber: string; encrypted: boolean }
   | { errorCode: 'InternalFailure' | 'ProvisionedThroughputExceededException'; errorMessage: string };
-
-/** A record as GetRecords returns it. */
-export interface StoredRecord {
-  sequenceNumber: string;
-  arrivalMs: number;
-  data: Buffer;
-  partitionKey: string;
-  encrypted: boolean;
-}
 
 /** Which position GetShardIterator starts from. */
 export type IteratorStart =
@@ -103,7 +102,7 @@ export class RecordIO {
               const record = records[i] as PutInput;
               const data = stream.kmsKeyId
                 ? await this.#sealer
-                    .seal(record.data, stream.kmsKeyId, { 'aws:kinesis:arn': stream.arn })
+                    .seal(record.data, stream.kmsKeyId, recordContext(stream))
                     .catch((error: unknown) => {
                       throw kmsError(error);
                     })
@@ -243,19 +242,12 @@ export class RecordIO {
       lastReturned = entry.id;
       lastExclusive = true;
       if (parseEntryId(entry.id).ms < horizonMs) continue;
-      const encrypted = entry.fields.get('e')?.toString() === '1';
-      records.push({
-        sequenceNumber: toSequenceNumber(entry.id),
-        arrivalMs: parseEntryId(entry.id).ms,
-        data: encrypted ? await this.#open(view.stream, data) : data,
-        partitionKey: entry.fields.get('k')?.toString() ?? '',
-        encrypted,
-      });
+      records.push(await openStoredRecord(view.stream, entry, this.#sealer));
     }
     this.#throttle?.chargeRead(throttleKey, bytes);
-    const caughtUp = lastId === undefined || compareIds(lastReturned, lastId) >= 0;
+    const caughtUp = lastId === undefined || compareEntryIds(lastReturned, lastId) >= 0;
     const endingId = shard.endingSequenceNumber ? toEntryId(shard.endingSequenceNumber) : undefined;
-    const shardEnded = endingId !== undefined && (caughtUp || compareIds(lastReturned, endingId) >= 0);
+    const shardEnded = endingId !== undefined && (caughtUp || compareEntryIds(lastReturned, endingId) >= 0);
     const millisBehindLatest =
       caughtUp || lastId === undefined
         ? 0
@@ -272,14 +264,6 @@ export class RecordIO {
       millisBehindLatest,
       childShards: shardEnded ? childrenOf(view.shards, shard.shardId) : undefined,
     };
-  }
-
-  async #open(stream: StreamRecord, envelope: Buffer): Promise<Buffer> {
-    try {
-      return await this.#sealer.open(envelope, { 'aws:kinesis:arn': stream.arn });
-    } catch (error) {
-      throw kmsError(error);
-    }
   }
 
   async #existingStream(streamName: string, fresh = false): Promise<StreamView> {
@@ -322,35 +306,4 @@ function routeToShard(shards: readonly ShardRecord[], hashKey: bigint): ShardRec
       BigInt(s.startingHashKey) <= hashKey &&
       hashKey <= BigInt(s.endingHashKey),
   );
-}
-
-function childrenOf(shards: readonly ShardRecord[], parentId: string) {
-  return shards
-    .filter((s) => s.parentShardId === parentId || s.adjacentParentShardId === parentId)
-    .map((s) => ({
-      shardId: s.shardId,
-      parentShards: [s.parentShardId, s.adjacentParentShardId].filter((p): p is string => p !== undefined),
-      startingHashKey: s.startingHashKey,
-      endingHashKey: s.endingHashKey,
-    }));
-}
-
-function compareIds(a: string, b: string): number {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  return x.ms !== y.ms ? x.ms - y.ms : x.seq - y.seq;
-}
-
-/** Maps key-service errors to the KMS* names Kinesis uses. */
-export function kmsError(error: unknown): unknown {
-  if (!isServiceError(error)) return error;
-  const mapped: Partial<
-    Record<string, 'KMSNotFoundException' | 'KMSDisabledException' | 'KMSInvalidStateException'>
-  > = {
-    NotFoundException: 'KMSNotFoundException',
-    DisabledException: 'KMSDisabledException',
-    KMSInvalidStateException: 'KMSInvalidStateException',
-  };
-  const code = mapped[error.code];
-  return code ? new ServiceError(code, error.message, { cause: error }) : error;
 }

@@ -1,6 +1,6 @@
 import { ServiceError } from '../errors/index.ts';
 import type { ShardLogs } from '../stream-log/index.ts';
-import { parseEntryId } from '../stream-log/index.ts';
+import { compareEntryIds, parseEntryId } from '../stream-log/index.ts';
 import { evenHashRanges, shardIdOf } from './hash-key.ts';
 import type { Clock } from './ports.ts';
 import { logRef } from './record-io.ts';
@@ -162,7 +162,7 @@ export class Resharding {
       );
     }
     const endings = await Promise.all(parents.map((p) => this.#logs.close(logRef(stream, p.shardId))));
-    const floor = endings.reduce((max, id) => (compare(id, max) > 0 ? id : max), '0-0');
+    const floor = endings.reduce((max, id) => (compareEntryIds(id, max) > 0 ? id : max), '0-0');
     const closedParents = parents.map((p, i) => {
       const ending = endings[i] ?? '0-0';
       return {
@@ -220,12 +220,6 @@ function openShards(view: StreamView): ShardRecord[] {
   return view.shards
     .filter((s) => s.endingSequenceNumber === undefined)
     .sort((a, b) => (BigInt(a.startingHashKey) < BigInt(b.startingHashKey) ? -1 : 1));
-}
-
-function compare(a: string, b: string): number {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  return x.ms !== y.ms ? x.ms - y.ms : x.seq - y.seq;
 }
 
 function nextId(id: string): string {

@@ -1,21 +1,20 @@
 import { isServiceError, ServiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import { duplicateRedisClient, type RedisClient } from '../redis/index.ts';
-import { type LogEntry, LogTail, parseEntryId, type ShardLogs } from '../stream-log/index.ts';
+import {
+  compareEntryIds,
+  type LogEntry,
+  LogTail,
+  parseEntryId,
+  type ShardLogs,
+} from '../stream-log/index.ts';
 import type { Clock, RecordSealer } from './ports.ts';
-import { type IteratorStart, kmsError, logRef, type StoredRecord } from './record-io.ts';
+import { type IteratorStart, logRef } from './record-io.ts';
 import { toEntryId, toSequenceNumber } from './sequence-number.ts';
+import { type ChildShard, childrenOf, openStoredRecord, type StoredRecord } from './stored-record.ts';
 import type { ConsumerRecord, StreamConsumers } from './stream-consumers.ts';
 import type { ShardRecord, StreamRecord } from './stream-record.ts';
 import type { StreamRegistry, StreamView } from './stream-registry.ts';
-
-/** A shard that continues a closed one (SubscribeToShardEvent.ChildShards). */
-export interface ChildShard {
-  shardId: string;
-  parentShards: string[];
-  startingHashKey: string;
-  endingHashKey: string;
-}
 
 /** One SubscribeToShardEvent. */
 export interface SubscriptionEvent {
@@ -235,7 +234,7 @@ export class ShardSubscriptions {
           position = entry.id;
           if (parseEntryId(entry.id).ms < horizonMs) continue; // past retention, not yet swept
           bytes += data.length;
-          records.push(await this.#record(view.stream, entry, data));
+          records.push(await openStoredRecord(view.stream, entry, this.#sealer));
         }
         // Fewer entries than asked for, all of them sent: nothing more was there at the time of the read.
         const caughtUp = taken === entries.length && entries.length < count;
@@ -313,25 +312,6 @@ export class ShardSubscriptions {
     }
   }
 
-  async #record(stream: StreamRecord, entry: LogEntry, data: Buffer): Promise<StoredRecord> {
-    const encrypted = entry.fields.get('e')?.toString() === '1';
-    let plaintext = data;
-    if (encrypted) {
-      try {
-        plaintext = await this.#sealer.open(data, { 'aws:kinesis:arn': stream.arn });
-      } catch (error) {
-        throw kmsError(error);
-      }
-    }
-    return {
-      sequenceNumber: toSequenceNumber(entry.id),
-      arrivalMs: parseEntryId(entry.id).ms,
-      data: plaintext,
-      partitionKey: entry.fields.get('k')?.toString() ?? '',
-      encrypted,
-    };
-  }
-
   #horizonMs(stream: StreamRecord, nowMs: number): number {
     return Math.max(0, nowMs - stream.retentionHours * HOUR_MS);
   }
@@ -353,18 +333,5 @@ function before(id: string): string {
 }
 
 function maxId(a: string, b: string): string {
-  const x = parseEntryId(a);
-  const y = parseEntryId(b);
-  return x.ms > y.ms || (x.ms === y.ms && x.seq >= y.seq) ? a : b;
-}
-
-function childrenOf(shards: readonly ShardRecord[], parentId: string): ChildShard[] {
-  return shards
-    .filter((s) => s.parentShardId === parentId || s.adjacentParentShardId === parentId)
-    .map((s) => ({
-      shardId: s.shardId,
-      parentShards: [s.parentShardId, s.adjacentParentShardId].filter((p): p is string => p !== undefined),
-      startingHashKey: s.startingHashKey,
-      endingHashKey: s.endingHashKey,
-    }));
+  return compareEntryIds(a, b) >= 0 ? a : b;
 }

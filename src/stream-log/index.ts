@@ -3,4 +3,4 @@
 // Imports only redis/ of ours; keys are built only in keys.ts.
 export type { LogRef } from './keys.ts';
 export { LogTail } from './log-tail.ts';
-export { LogClosedError, type LogEntry, parseEntryId, ShardLogs } from './shard-log.ts';
+export { compareEntryIds, LogClosedError, type LogEntry, parseEntryId, ShardLogs } from './shard-log.ts';

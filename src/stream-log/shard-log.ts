@@ -31,6 +31,13 @@ export function parseEntryId(id: string): { ms: number; seq: number } {
   return { ms: Number(id.slice(0, dash)), seq: Number(id.slice(dash + 1)) };
 }
 
+/** Orders two entry ids: negative, zero or positive like a comparator. */
+export function compareEntryIds(a: string, b: string): number {
+  const x = parseEntryId(a);
+  const y = parseEntryId(b);
+  return x.ms !== y.ms ? x.ms - y.ms : x.seq - y.seq;
+}
+
 /**
  * Append-only logs on Redis Streams, one per shard: batched atomic appends that a closed log refuses,
  * range reads by entry id, trimming by minimum id (retention), and closing with a recorded end.
