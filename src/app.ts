@@ -8,6 +8,7 @@ import {
   AwsProtocol,
   efoOperations,
   kinesisApi,
+  kinesisVideoApi,
   kmsApi,
   opsRoutes,
   resolveAccessKeys,
@@ -34,6 +35,7 @@ import { createMetrics, type Metrics } from './metrics/index.ts';
 import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
 import { ShardLogs } from './stream-log/index.ts';
+import { VideoStreamRegistry } from './video-archive/index.ts';
 
 /** A composed, startable gateway. The only place that knows every module. */
 export interface App {
@@ -219,6 +221,20 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             accountId: config.accountId,
             limits: { maxRecordBytes: config.kdsMaxRecordBytes, maxPutRecordsBytes: 5 * 1024 * 1024 },
             extraOperations: efoOperations({ admin: streamAdmin, consumers, subscriptions }),
+          }),
+        );
+        const videoStreams = new VideoStreamRegistry({
+          redis: redis.client,
+          keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
+          clock,
+          region: config.region,
+          accountId: config.accountId,
+        });
+        aws.registerRestJsonService(
+          kinesisVideoApi({
+            registry: videoStreams,
+            publicUrl: config.publicUrl,
+            tls: config.tls !== undefined,
           }),
         );
         retentionSweeper = new RetentionSweeper({

@@ -91,6 +91,11 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   STREAMGATE_KDS_SHARD_LIMITS: z.enum(['off', 'aws']).default('off'),
+  STREAMGATE_PUBLIC_URL: z
+    .string()
+    .trim()
+    .refine((v) => /^https?:\/\/[^/]+(\/.*)?$/.test(v), 'expected http(s)://host[:port][/path]')
+    .optional(),
   STREAMGATE_HEADERS_TIMEOUT_MS: positiveMs.default(10_000),
   STREAMGATE_BODY_TIMEOUT_MS: positiveMs.default(20_000),
   STREAMGATE_IDLE_TIMEOUT_MS: positiveMs.default(60_000),
@@ -122,6 +127,8 @@ export interface Config {
   kdsMaxRecordBytes: number;
   /** `aws`: enforce AWS's per-shard throughput limits (per replica); `off`: unlimited. */
   kdsShardLimits: 'off' | 'aws';
+  /** Base URL clients reach the gateway at (GetDataEndpoint); undefined = from each request's Host. */
+  publicUrl: string | undefined;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   idleTimeoutMs: number;
@@ -188,6 +195,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.STREAMGATE_MAX_BODY_BYTES,
     kdsMaxRecordBytes: e.STREAMGATE_KDS_MAX_RECORD_BYTES,
     kdsShardLimits: e.STREAMGATE_KDS_SHARD_LIMITS,
+    publicUrl: e.STREAMGATE_PUBLIC_URL?.replace(/\/+$/, ''),
     headersTimeoutMs: e.STREAMGATE_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
     idleTimeoutMs: e.STREAMGATE_IDLE_TIMEOUT_MS,
@@ -238,6 +246,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
     'STREAMGATE_KDS_SHARD_LIMITS',
     'off',
     "aws = enforce AWS's per-shard throughput limits (1 MiB/s, 1000 records/s in; 2 MiB/s, 5 calls/s out)",
+  ],
+  [
+    'STREAMGATE_PUBLIC_URL',
+    '(from Host)',
+    'base URL clients reach the gateway at, returned by KVS GetDataEndpoint',
   ],
   ['STREAMGATE_HEADERS_TIMEOUT_MS', '10000', 'time allowed to receive request headers'],
   ['STREAMGATE_BODY_TIMEOUT_MS', '20000', 'longest pause allowed while receiving a request body'],

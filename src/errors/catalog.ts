@@ -54,6 +54,13 @@ export const errorCatalog = {
   TagException: client(400),
   KMSInternalException: server(500),
   DryRunOperationException: client(412),
+  // Kinesis Video Streams (REST-JSON; the SDKs identify errors by x-amzn-ErrorType, not by status)
+  VersionMismatchException: client(400),
+  TagsPerResourceExceededLimitException: client(400),
+  AccountStreamLimitExceededException: client(400),
+  InvalidDeviceException: client(400),
+  ClientLimitExceededException: client(400, true),
+  NotAuthorizedException: client(401),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Name of a catalogued error. */

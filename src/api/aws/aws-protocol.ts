@@ -14,6 +14,8 @@ export interface OperationContext {
   format: WireFormat;
   logger: Logger;
   signal: AbortSignal;
+  /** The request headers (lower-case names), for operations that answer with URLs (GetDataEndpoint). */
+  headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -156,6 +158,7 @@ export class AwsProtocol {
         format,
         logger: this.#logger.child({ requestId: request.requestId, operation }),
         signal: request.signal,
+        headers: request.headers,
       });
       if (output instanceof StreamingOutput) {
         return { status: 200, headers: { 'content-type': output.contentType }, body: output.body };
