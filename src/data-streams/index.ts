@@ -12,6 +12,7 @@ export {
 } from './record-io.ts';
 export { Resharding } from './resharding.ts';
 export { RetentionSweeper } from './retention-sweeper.ts';
+export { filterShards, type ShardFilter } from './shard-filter.ts';
 export { ShardIteratorCodec } from './shard-iterator.ts';
 export {
   ShardSubscriptions,

@@ -121,6 +121,11 @@ export class StreamAdmin {
     return view;
   }
 
+  /** The oldest arrival time (ms) a stream still serves. */
+  horizonMs(stream: StreamRecord): number {
+    return Math.max(0, this.#clock.now() - stream.retentionHours * 3_600_000);
+  }
+
   /** ListStreams: names in order after `afterName`, with summaries. */
   async list(
     afterName: string | undefined,

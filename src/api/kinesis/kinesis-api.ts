@@ -3,12 +3,13 @@ import type {
   IteratorStart,
   RecordIO,
   Resharding,
+  ShardFilter,
   ShardRecord,
   StreamAdmin,
   StreamConsumers,
   StreamView,
 } from '../../data-streams/index.ts';
-import { MAX_HASH_KEY, RETENTION_HOURS } from '../../data-streams/index.ts';
+import { filterShards, MAX_HASH_KEY, RETENTION_HOURS } from '../../data-streams/index.ts';
 import { ServiceError } from '../../errors/index.ts';
 import type { JsonService, OperationHandler } from '../aws/aws-protocol.ts';
 import { blob, int, oneOf, parseInput, str } from '../aws/validation.ts';
@@ -307,10 +308,7 @@ export function kinesisApi(options: {
         name = nameOf(i);
       }
       const view = await admin.require(name);
-      let shards = view.shards;
-      const filter = i.ShardFilter;
-      if (filter?.Type === 'AFTER_SHARD_ID' && filter.ShardId) after = filter.ShardId;
-      if (filter?.Type === 'AT_LATEST') shards = shards.filter((s) => s.endingSequenceNumber === undefined);
+      const shards = filterShards(view.shards, shardFilterOf(i.ShardFilter), admin.horizonMs(view.stream));
       const rest = shards.filter((s) => after === undefined || s.shardId > after);
       const page = rest.slice(0, i.MaxResults ?? 1000);
       return {
@@ -530,6 +528,26 @@ export function kinesisApi(options: {
       );
     }
     return { after: parsed.after, ...(parsed.stream !== undefined ? { stream: parsed.stream } : {}) };
+  }
+}
+
+/** The API's ShardFilter as data-streams/ takes it; a type that needs a ShardId or Timestamp must have it. */
+function shardFilterOf(
+  filter: { Type: string; ShardId?: string | undefined; Timestamp?: number | undefined } | undefined,
+): ShardFilter | undefined {
+  if (filter === undefined) return undefined;
+  switch (filter.Type) {
+    case 'AFTER_SHARD_ID':
+      if (filter.ShardId === undefined)
+        throw new ServiceError('InvalidArgumentException', 'ShardFilter AFTER_SHARD_ID requires ShardId.');
+      return { type: 'AFTER_SHARD_ID', shardId: filter.ShardId };
+    case 'AT_TIMESTAMP':
+    case 'FROM_TIMESTAMP':
+      if (filter.Timestamp === undefined)
+        throw new ServiceError('InvalidArgumentException', `ShardFilter ${filter.Type} requires Timestamp.`);
+      return { type: filter.Type, timestampMs: filter.Timestamp };
+    default:
+      return { type: filter.Type as 'AT_TRIM_HORIZON' | 'FROM_TRIM_HORIZON' | 'AT_LATEST' };
   }
 }
 
