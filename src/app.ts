@@ -2,10 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import express from 'express';
+import { Counter } from 'prom-client';
 import {
   type AccessKeyPair,
   ApiRouter,
   AwsProtocol,
+  archivedMediaApi,
   efoOperations,
   kinesisApi,
   kinesisVideoApi,
@@ -35,7 +37,12 @@ import { createMetrics, type Metrics } from './metrics/index.ts';
 import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
 import { ShardLogs } from './stream-log/index.ts';
-import { VideoStreamRegistry } from './video-archive/index.ts';
+import {
+  ArchiveWriter,
+  FragmentIndex,
+  VideoRetentionSweeper,
+  VideoStreamRegistry,
+} from './video-archive/index.ts';
 
 /** A composed, startable gateway. The only place that knows every module. */
 export interface App {
@@ -57,6 +64,8 @@ export interface App {
   readonly kmsMaintenance: KeyMaintenance;
   /** Data Streams retention sweeper (available after start()). */
   readonly retentionSweeper: RetentionSweeper;
+  /** Kinesis Video Streams archive writer (available after start()). */
+  readonly videoArchive: ArchiveWriter;
 }
 
 /** Test seams: where to probe for a default Redis; the clock of expiry and retention (not of SigV4). */
@@ -93,6 +102,8 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let kmsMaintenance: KeyMaintenance | undefined;
   let envelope: Envelope | undefined;
   let retentionSweeper: RetentionSweeper | undefined;
+  let videoArchive: ArchiveWriter | undefined;
+  let videoSweeper: VideoRetentionSweeper | undefined;
   let subscriptions: ShardSubscriptions | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
   const verifier = new SigV4Verifier({ lookup: (id) => lookup(id) });
@@ -125,6 +136,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     get retentionSweeper() {
       if (!retentionSweeper) throw new Error('app not started');
       return retentionSweeper;
+    },
+    get videoArchive() {
+      if (!videoArchive) throw new Error('app not started');
+      return videoArchive;
     },
     get kmsMaintenance() {
       if (!kmsMaintenance) throw new Error('app not started');
@@ -237,6 +252,44 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             tls: config.tls !== undefined,
           }),
         );
+        const videoLogger = logger.child({ module: 'video-archive' });
+        const archiveDropped = new Counter({
+          name: 'streamgate_video_archive_dropped_fragments_total',
+          help: 'Archive writes (fragments, init segments) dropped from a full per-stream queue.',
+          registers: [metrics.registry],
+        });
+        const writer = new ArchiveWriter({
+          redis: redis.client,
+          store: objectStore,
+          sealer: envelopes,
+          registry: videoStreams,
+          clock,
+          logger: videoLogger,
+          onDropped: () => archiveDropped.inc(),
+        });
+        videoArchive = writer;
+        const sweeper = new VideoRetentionSweeper({
+          redis: redis.client,
+          store: objectStore,
+          registry: videoStreams,
+          clock,
+          logger: videoLogger,
+          intervalMs: overrides.retentionSweepIntervalMs ?? 60_000,
+        });
+        videoSweeper = sweeper;
+        videoStreams.onDeleted(async (stream) => {
+          writer.forget(stream);
+          await sweeper.purge(stream);
+        });
+        sweeper.start();
+        aws.registerRestJsonService(
+          archivedMediaApi({
+            registry: videoStreams,
+            index: new FragmentIndex({ redis: redis.client }),
+            store: objectStore,
+            sealer: envelopes,
+          }),
+        );
         retentionSweeper = new RetentionSweeper({
           registry,
           logs,
@@ -297,6 +350,8 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         subscriptions?.stop(); // open SubscribeToShard streams would hold up the drain below
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
+        videoArchive?.stop();
+        await videoSweeper?.stop();
         await kmsMaintenance?.stop();
         envelope?.clear();
         await kms?.stop();

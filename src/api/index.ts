@@ -15,6 +15,7 @@ export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/cod
 export { errorResponse } from './aws/error-response.ts';
 export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
+export { archivedMediaApi } from './kinesis-video/archived-media-api.ts';
 export { kinesisVideoApi } from './kinesis-video/kinesis-video-api.ts';
 export { kmsApi } from './kms/kms-api.ts';
 export { opsRoutes, type ReadinessCheck } from './ops/ops-routes.ts';

@@ -1,7 +1,24 @@
-// Video archive: Kinesis Video Streams semantics. So far the stream registry (control plane metadata,
-// versions, retention, tags, deletion hooks) in Redis; fragments, the archive writer and retention follow.
-// Imports errors/ and redis/ of ours; KMS is reached only through the KeyChecker port. API: api/kinesis-video/.
-export type { Clock, KeyChecker } from './ports.ts';
+// Video archive: Kinesis Video Streams semantics. The stream registry (control plane metadata, versions,
+// retention, tags, deletion hooks) in Redis; the archive writer (sealed fragments in the object store,
+// indexed in Redis), the fragment index, the retention sweeper and playback (GetMediaForFragmentList).
+// Imports errors/, redis/, storage/, logging/ and media/fmp4 types of ours; KMS and crypto only via ports.ts.
+export { type FragmentMetadata, streamIdOf, streamObjectPrefix } from './archive-layout.ts';
+export {
+  ARCHIVE_WRITER_DEFAULTS,
+  ArchiveWriter,
+  type ArchiveWriterStats,
+  FragmentDroppedError,
+  type WriteResult,
+} from './archive-writer.ts';
+export {
+  FragmentIndex,
+  type FragmentPage,
+  type FragmentTimestampType,
+  MAX_LIST_FRAGMENTS,
+} from './fragment-index.ts';
+export { fragmentListMedia, MAX_MEDIA_FRAGMENTS } from './playback/fragment-list-media.ts';
+export type { ArchiveSealer, Clock, KeyChecker } from './ports.ts';
+export { VideoRetentionSweeper } from './retention-sweeper.ts';
 export {
   type NewVideoStream,
   type StreamDeletedListener,

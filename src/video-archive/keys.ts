@@ -1,6 +1,7 @@
-// Redis key names of Kinesis Video Streams metadata. A stream's metadata and tags share the hash tag
-// {kvs:<name>} (one Cluster slot, so they change atomically); the list of every stream lives under {kvs}.
-// Later parts of video-archive/ (fragment index, ...) add their per-stream keys here, in the same slot.
+// Redis key names of Kinesis Video Streams metadata. A stream's metadata, tags and fragment index share
+// the hash tag {kvs:<name>} (one Cluster slot, so they change atomically); the list of every stream and
+// the retention-sweep lock live under {kvs}. Fragment keys also carry the stream id, so a re-created
+// stream of the same name never sees the old stream's index.
 
 /** Key names of the video stream registry. */
 export const kvsKeys = {
@@ -10,4 +11,21 @@ export const kvsKeys = {
   meta: (streamName: string) => `kvs:{kvs:${streamName}}:meta`,
   /** Hash: tag key -> value. */
   tags: (streamName: string) => `kvs:{kvs:${streamName}}:tags`,
+} as const;
+
+/** Key names of the fragment index of one stream (`streamId` from `streamIdOf`). */
+export const fragmentKeys = {
+  /** String counter: the last fragment sequence handed out (INCR). */
+  counter: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:counter`,
+  /** Sorted set: fragment number scored by server timestamp (epoch ms). */
+  byServerTime: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:server`,
+  /** Sorted set: fragment number scored by producer timestamp (epoch ms). */
+  byProducerTime: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:producer`,
+  /** Hash: one fragment's metadata (see FragmentMetadata). */
+  fragment: (streamName: string, streamId: string, fragmentNumber: string) =>
+    `kvs:{kvs:${streamName}}:f:${streamId}:n:${fragmentNumber}`,
+  /** Hash: init segment version -> object key. */
+  inits: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:inits`,
+  /** String: the retention sweeper's lock (SET NX PX; one replica sweeps at a time). */
+  sweepLock: () => 'kvs:{kvs}:sweep-lock',
 } as const;

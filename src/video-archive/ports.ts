@@ -9,3 +9,15 @@ export interface KeyChecker {
 export interface Clock {
   now(): number;
 }
+
+/** Envelope encryption of archived objects (crypto/'s Envelope implements it). */
+export interface ArchiveSealer {
+  /** [header, ciphertext] of the envelope of `plaintext` under `keyRef`, bound to `context`. */
+  sealParts(
+    plaintext: Buffer,
+    keyRef: string,
+    context: Readonly<Record<string, string>>,
+  ): Promise<[Buffer, Buffer]>;
+  /** The plaintext of an envelope sealed with the same context. */
+  open(envelope: Buffer, context: Readonly<Record<string, string>>): Promise<Buffer>;
+}

@@ -92,7 +92,7 @@ const listTagsForResourceInput = z.object({ ResourceARN: streamArn, NextToken: n
  * Validates like parseInput, but reports failures as InvalidArgumentException: the KVS model has no
  * ValidationException, so KVS clients can catch a modeled error class.
  */
-function parse<T extends z.ZodType>(schema: T, input: Record<string, unknown>): z.output<T> {
+export function parse<T extends z.ZodType>(schema: T, input: Record<string, unknown>): z.output<T> {
   try {
     return parseInput(schema, input);
   } catch (error) {
