@@ -275,6 +275,7 @@ async function startStreamgate(): Promise<Server> {
         STREAMGATE_DATA_DIR: dataDir,
         STREAMGATE_ACCESS_KEYS: `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`,
         STREAMGATE_LOG_LEVEL: 'info',
+        STREAMGATE_RTMP_PORT: 'off',
         STREAMGATE_REDIS_URL: redis.url,
         STREAMGATE_KMS_ROOT_KEY: randomBytes(32).toString('base64'),
       },

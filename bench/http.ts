@@ -41,6 +41,7 @@ async function startGateway(): Promise<{ child: ChildProcess; port: number; data
       STREAMGATE_DATA_DIR: dataDir,
       STREAMGATE_ACCESS_KEYS: `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`,
       STREAMGATE_LOG_LEVEL: 'info',
+      STREAMGATE_RTMP_PORT: 'off',
       ...(process.env.STREAMGATE_REDIS_URL ? { STREAMGATE_REDIS_URL: process.env.STREAMGATE_REDIS_URL } : {}),
     },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -30,15 +30,19 @@ import {
   StreamConsumers,
   StreamRegistry,
 } from './data-streams/index.ts';
+import { isServiceError } from './errors/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
+import { RtmpIngest, resolvePublishSecret, verifyPublishToken } from './ingest/index.ts';
 import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
 import type { Logger } from './logging/index.ts';
+import { FfmpegNotFoundError, resolveFfmpeg } from './media/ffmpeg/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
 import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
 import { ShardLogs } from './stream-log/index.ts';
 import {
   ArchiveWriter,
+  FragmentDroppedError,
   FragmentIndex,
   VideoRetentionSweeper,
   VideoStreamRegistry,
@@ -103,6 +107,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let envelope: Envelope | undefined;
   let retentionSweeper: RetentionSweeper | undefined;
   let videoArchive: ArchiveWriter | undefined;
+  let rtmpIngest: RtmpIngest | undefined;
   let videoSweeper: VideoRetentionSweeper | undefined;
   let subscriptions: ShardSubscriptions | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
@@ -282,6 +287,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           await sweeper.purge(stream);
         });
         sweeper.start();
+        if (config.rtmpPort !== undefined) {
+          rtmpIngest = await startRtmpIngest(config, dataDir, logger, videoStreams, writer);
+        }
         aws.registerRestJsonService(
           archivedMediaApi({
             registry: videoStreams,
@@ -350,6 +358,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         subscriptions?.stop(); // open SubscribeToShard streams would hold up the drain below
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
+        await rtmpIngest?.stop();
         videoArchive?.stop();
         await videoSweeper?.stop();
         await kmsMaintenance?.stop();
@@ -363,4 +372,58 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     },
   };
   return app;
+}
+
+/**
+ * RTMP ingest (OBS, ffmpeg): admits publishers of existing ACTIVE video streams with a valid publish
+ * token and archives their fragments. Without an ffmpeg binary the gateway still serves everything else.
+ */
+async function startRtmpIngest(
+  config: Config,
+  dataDir: string,
+  logger: Logger,
+  streams: VideoStreamRegistry,
+  writer: ArchiveWriter,
+): Promise<RtmpIngest | undefined> {
+  const ingestLogger = logger.child({ module: 'ingest' });
+  let ffmpegPath: string;
+  try {
+    ffmpegPath = resolveFfmpeg(config.ffmpegPath, ingestLogger);
+  } catch (error) {
+    if (!(error instanceof FfmpegNotFoundError)) throw error;
+    ingestLogger.warn({ err: error }, 'RTMP ingest is off: no ffmpeg (install it or set FFMPEG_PATH)');
+    return undefined;
+  }
+  const secret = await resolvePublishSecret(config.publishSecret, dataDir);
+  const ingest = new RtmpIngest({
+    host: config.host,
+    port: config.rtmpPort ?? 1935,
+    storeDir: join(dataDir, 'rtmp'),
+    ffmpegPath,
+    logger: ingestLogger,
+    gate: {
+      authorize: async (streamName, token) => {
+        if (!verifyPublishToken(secret, streamName, token)) return false;
+        try {
+          return (await streams.describe({ name: streamName })).status === 'ACTIVE';
+        } catch (error) {
+          if (isServiceError(error) && error.code === 'ResourceNotFoundException') return false;
+          throw error;
+        }
+      },
+    },
+    sink: {
+      accept: async (streamName, event) => {
+        try {
+          await writer.write(streamName, event);
+        } catch (error) {
+          // A full queue already counted and logged the drop; the publisher keeps going.
+          if (!(error instanceof FragmentDroppedError)) throw error;
+        }
+      },
+    },
+  });
+  await ingest.start();
+  ingestLogger.info({ port: config.rtmpPort, ffmpegPath }, 'RTMP ingest listening');
+  return ingest;
 }

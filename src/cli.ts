@@ -1,13 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { configDocs } from './config/index.ts';
+import { type Config, ConfigError, configDocs, loadConfig } from './config/index.ts';
+import { publishToken, resolvePublishSecret, rtmpPublishUrl } from './ingest/index.ts';
 import { main } from './main.ts';
 
 const USAGE = `streamgate — self-hosted, AWS-SDK-compatible Kinesis (Video Streams, Data Streams, Firehose, KMS)
 
 Usage:
   streamgate serve        start the gateway (the default command)
+  streamgate publish-url <StreamName>
+                          print the RTMP URL (with its publish token) for OBS or ffmpeg; run it with
+                          the gateway's environment (same data dir or STREAMGATE_PUBLISH_SECRET)
   streamgate --help       show this help
   streamgate --version    print the version
 
@@ -40,12 +45,47 @@ export async function cli(argv: readonly string[]): Promise<void> {
     process.stdout.write(`${pkg.version}\n`);
     return;
   }
+  if (command === 'publish-url') {
+    await printPublishUrl(parsed.positionals[1]);
+    return;
+  }
   if (command !== 'serve' || parsed.positionals.length > 1) {
     console.error(`unknown command: ${parsed.positionals.join(' ')}\n\n${usage()}`);
     process.exitCode = 2;
     return;
   }
   await main();
+}
+
+async function printPublishUrl(streamName: string | undefined): Promise<void> {
+  if (!streamName) {
+    console.error(`publish-url needs a stream name\n\n${usage()}`);
+    process.exitCode = 2;
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exitCode = 2;
+    return;
+  }
+  if (config.rtmpPort === undefined) {
+    console.error('RTMP ingest is off (STREAMGATE_RTMP_PORT=off)');
+    process.exitCode = 1;
+    return;
+  }
+  const secret = await resolvePublishSecret(config.publishSecret, resolve(config.dataDir));
+  const host = config.publicUrl
+    ? new URL(config.publicUrl).hostname
+    : config.host === '0.0.0.0'
+      ? 'localhost'
+      : config.host;
+  process.stdout.write(
+    `${rtmpPublishUrl(host, config.rtmpPort, streamName, publishToken(secret, streamName))}\n`,
+  );
 }
 
 function usage(): string {

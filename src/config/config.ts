@@ -41,7 +41,11 @@ const s3Endpoint = z
 const envSchema = z.object({
   STREAMGATE_HOST: z.string().trim().min(1).default('0.0.0.0'),
   STREAMGATE_HTTP_PORT: port.default(8080),
-  STREAMGATE_RTMP_PORT: port.default(1935),
+  STREAMGATE_RTMP_PORT: z
+    .union([z.literal('off'), port])
+    .default(1935)
+    .transform((v) => (v === 'off' ? undefined : v)),
+  STREAMGATE_PUBLISH_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   STREAMGATE_RTSP_PORT: port.default(8554),
   STREAMGATE_DATA_DIR: z.string().trim().min(1).default('./data'),
   STREAMGATE_REDIS_URL: z
@@ -110,7 +114,10 @@ const envSchema = z.object({
 export interface Config {
   host: string;
   httpPort: number;
-  rtmpPort: number;
+  /** RTMP ingest port; undefined = RTMP ingest off. */
+  rtmpPort: number | undefined;
+  /** Secret of RTMP publish tokens; undefined = generated into the data dir. */
+  publishSecret: string | undefined;
   rtspPort: number;
   dataDir: string;
   /** Undefined means "the default, with the embedded fallback" (see redis/). */
@@ -171,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: e.STREAMGATE_HOST,
     httpPort: e.STREAMGATE_HTTP_PORT,
     rtmpPort: e.STREAMGATE_RTMP_PORT,
+    publishSecret: e.STREAMGATE_PUBLISH_SECRET,
     rtspPort: e.STREAMGATE_RTSP_PORT,
     dataDir: e.STREAMGATE_DATA_DIR,
     redisUrl: e.STREAMGATE_REDIS_URL,
@@ -209,7 +217,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_HOST', '0.0.0.0', 'bind address of every listener'],
   ['STREAMGATE_HTTP_PORT', '8080', 'the one HTTP port (HTTP/1.1 + h2c; h2 via ALPN with TLS)'],
-  ['STREAMGATE_RTMP_PORT', '1935', 'RTMP ingest'],
+  ['STREAMGATE_RTMP_PORT', '1935', 'RTMP ingest port, or off'],
+  ['STREAMGATE_PUBLISH_SECRET', '(generated)', 'secret of RTMP publish tokens (all replicas must share it)'],
   ['STREAMGATE_RTSP_PORT', '8554', 'RTSP ingest'],
   ['STREAMGATE_DATA_DIR', './data', 'local state: filesystem object store, embedded Redis, generated keys'],
   [

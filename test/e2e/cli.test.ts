@@ -1,6 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -19,6 +20,15 @@ afterAll(async () => {
   for (const dir of dirs) await rm(dir, { recursive: true, force: true });
 });
 
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 describe('the streamgate command', () => {
   it('prints usage and the configuration table for --help', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help'], { cwd: repoRoot });
@@ -31,6 +41,21 @@ describe('the streamgate command', () => {
     ]) {
       expect(stdout).toContain(name);
     }
+  });
+
+  it('prints the RTMP publish URL with the token the gateway will accept', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [bin, 'publish-url', 'cam1'], {
+      cwd: repoRoot,
+      env: {
+        PATH: process.env.PATH,
+        STREAMGATE_PUBLISH_SECRET: 'cli-test-publish-secret-0123',
+        STREAMGATE_RTMP_PORT: '1936',
+      },
+    });
+    const { publishToken } = await import('../../src/ingest/index.ts');
+    expect(stdout.trim()).toBe(
+      `rtmp://localhost:1936/live/cam1?key=${publishToken('cli-test-publish-secret-0123', 'cam1')}`,
+    );
   });
 
   it('rejects a bad variable with an error that names it, exit code 2', async () => {
@@ -59,6 +84,7 @@ describe('the streamgate command', () => {
         STREAMGATE_HTTP_PORT: '0',
         STREAMGATE_DATA_DIR: dataDir,
         STREAMGATE_REDIS_URL: redis.url,
+        STREAMGATE_RTMP_PORT: String(await freePort()),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

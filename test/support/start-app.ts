@@ -49,6 +49,8 @@ export async function startApp(
     STREAMGATE_ACCESS_KEYS: `${TEST_KEYS.accessKeyId}:${TEST_KEYS.secretAccessKey}`,
     // Every app of a run shares the run's Redis, so they share one KMS root key too.
     STREAMGATE_KMS_ROOT_KEY: TEST_ROOT_KEY,
+    // node-media-server is process-global: only tests that publish over RTMP turn it on.
+    STREAMGATE_RTMP_PORT: 'off',
     STREAMGATE_LOG_LEVEL: process.env.STREAMGATE_TEST_LOG_LEVEL ?? 'silent',
   };
   if (options.objectStore === 's3') {

@@ -216,6 +216,14 @@ export class NmsRtmpServer {
       Context.eventEmitter.on('prePublish', this.#onPrePublish);
       await listening;
       await runDone;
+      // NMS's JSON store flushes on SIGINT/SIGTERM and then re-raises the signal, which the gateway
+      // would take as a second signal (exit at once, no drain). The gateway owns the signals.
+      const onSignal = (nms as unknown as { store?: { _onSignal?: (signal: NodeJS.Signals) => void } }).store
+        ?._onSignal;
+      if (onSignal) {
+        process.removeListener('SIGINT', onSignal);
+        process.removeListener('SIGTERM', onSignal);
+      }
     } catch (error) {
       await this.stop();
       throw new Error(`node-media-server failed to start on ${host}:${port}`, { cause: error });
