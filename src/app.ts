@@ -287,8 +287,9 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           await sweeper.purge(stream);
         });
         sweeper.start();
-        if (config.rtmpPort !== undefined) {
-          rtmpIngest = await startRtmpIngest(config, dataDir, logger, videoStreams, writer);
+        const ffmpegPath = findFfmpeg(config, logger);
+        if (config.rtmpPort !== undefined && ffmpegPath !== undefined) {
+          rtmpIngest = await startRtmpIngest(config, dataDir, ffmpegPath, logger, videoStreams, writer);
         }
         aws.registerRestJsonService(
           archivedMediaApi({
@@ -296,6 +297,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             index: new FragmentIndex({ redis: redis.client }),
             store: objectStore,
             sealer: envelopes,
+            ffmpegPath,
           }),
         );
         retentionSweeper = new RetentionSweeper({
@@ -374,26 +376,33 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   return app;
 }
 
+/** The ffmpeg binary (FFMPEG_PATH or PATH); undefined, with a warning, when there is none. */
+function findFfmpeg(config: Config, logger: Logger): string | undefined {
+  try {
+    return resolveFfmpeg(config.ffmpegPath, logger.child({ module: 'media' }));
+  } catch (error) {
+    if (!(error instanceof FfmpegNotFoundError)) throw error;
+    logger.warn(
+      { err: error },
+      'no ffmpeg: RTMP ingest, GetClip and GetImages are off (install ffmpeg or set FFMPEG_PATH)',
+    );
+    return undefined;
+  }
+}
+
 /**
  * RTMP ingest (OBS, ffmpeg): admits publishers of existing ACTIVE video streams with a valid publish
- * token and archives their fragments. Without an ffmpeg binary the gateway still serves everything else.
+ * token and archives their fragments.
  */
 async function startRtmpIngest(
   config: Config,
   dataDir: string,
+  ffmpegPath: string,
   logger: Logger,
   streams: VideoStreamRegistry,
   writer: ArchiveWriter,
 ): Promise<RtmpIngest | undefined> {
   const ingestLogger = logger.child({ module: 'ingest' });
-  let ffmpegPath: string;
-  try {
-    ffmpegPath = resolveFfmpeg(config.ffmpegPath, ingestLogger);
-  } catch (error) {
-    if (!(error instanceof FfmpegNotFoundError)) throw error;
-    ingestLogger.warn({ err: error }, 'RTMP ingest is off: no ffmpeg (install it or set FFMPEG_PATH)');
-    return undefined;
-  }
   const secret = await resolvePublishSecret(config.publishSecret, dataDir);
   const ingest = new RtmpIngest({
     host: config.host,

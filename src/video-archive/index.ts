@@ -1,6 +1,7 @@
 // Video archive: Kinesis Video Streams semantics. The stream registry (control plane metadata, versions,
 // retention, tags, deletion hooks) in Redis; the archive writer (sealed fragments in the object store,
-// indexed in Redis), the fragment index, the retention sweeper and playback (GetMediaForFragmentList).
+// indexed in Redis), the fragment index, the retention sweeper and playback (GetMediaForFragmentList,
+// GetClip, GetImages).
 // Imports errors/, redis/, storage/, logging/ and media/fmp4 types of ours; KMS and crypto only via ports.ts.
 export { type FragmentMetadata, streamIdOf, streamObjectPrefix } from './archive-layout.ts';
 export {
@@ -16,7 +17,9 @@ export {
   type FragmentTimestampType,
   MAX_LIST_FRAGMENTS,
 } from './fragment-index.ts';
+export { CLIP_LIMITS, clipMedia } from './playback/clip-media.ts';
 export { fragmentListMedia, MAX_MEDIA_FRAGMENTS } from './playback/fragment-list-media.ts';
+export { IMAGE_LIMITS, streamImages } from './playback/stream-images.ts';
 export type { ArchiveSealer, Clock, KeyChecker } from './ports.ts';
 export { VideoRetentionSweeper } from './retention-sweeper.ts';
 export {
