@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { isServiceError, ServiceError } from '../../errors/index.ts';
+import { type ErrorName, isServiceError, ServiceError } from '../../errors/index.ts';
 import { type BodyLimits, readBody } from '../../http/read-body.ts';
 import type { ApiRequest, ApiResponse, RouteInfo } from '../../http/types.ts';
 import type { Logger } from '../../logging/index.ts';
@@ -52,6 +52,11 @@ export interface RestJsonService {
   signingName: string;
   /** Path (e.g. `/listFragments`) → handler. */
   operations: Readonly<Record<string, OperationHandler>>;
+  /**
+   * HTTP statuses this service's model gives some errors where they differ from the catalog (KVS
+   * declares ResourceNotFoundException as 404; Kinesis Data Streams uses 400 for the same name).
+   */
+  errorStatus?: Readonly<Partial<Record<ErrorName, number>>>;
 }
 
 /** Signing names the gateway answers for; a scope naming anything else is rejected. */
@@ -169,7 +174,11 @@ export class AwsProtocol {
         body: encodeBody(format, output ?? {}),
       };
     } catch (error) {
-      if (isServiceError(error)) return errorResponse(error, format);
+      if (isServiceError(error)) {
+        const response = errorResponse(error, format);
+        const status = rest?.service.errorStatus?.[error.code];
+        return status === undefined ? response : { ...response, status };
+      }
       this.#logger.error({ err: error, requestId: request.requestId, ...info }, 'internal failure');
       return errorOf(
         'InternalFailure',

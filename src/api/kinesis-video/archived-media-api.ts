@@ -17,6 +17,7 @@ import {
 import { type OperationHandler, type RestJsonService, StreamingOutput } from '../aws/aws-protocol.ts';
 import { int, oneOf, str } from '../aws/validation.ts';
 import { parse } from './kinesis-video-api.ts';
+import { KVS_ERROR_STATUS } from './kvs-errors.ts';
 
 // Kinesis Video Streams archived media (REST-JSON, SigV4 scope `kinesisvideo`): ListFragments,
 // GetMediaForFragmentList, GetClip and GetImages, served on the endpoint GetDataEndpoint returns (this
@@ -222,5 +223,5 @@ export function archivedMediaApi(options: {
       };
     },
   };
-  return { signingName: 'kinesisvideo', operations };
+  return { signingName: 'kinesisvideo', operations, errorStatus: KVS_ERROR_STATUS };
 }

@@ -3,6 +3,7 @@ import { isServiceError, ServiceError } from '../../errors/index.ts';
 import type { VideoStreamRecord, VideoStreamRegistry } from '../../video-archive/index.ts';
 import type { OperationContext, OperationHandler, RestJsonService } from '../aws/aws-protocol.ts';
 import { int, oneOf, parseInput, str } from '../aws/validation.ts';
+import { KVS_ERROR_STATUS } from './kvs-errors.ts';
 
 // Kinesis Video Streams control plane (REST-JSON, `POST /<operation>`, SigV4 scope `kinesisvideo`) on the
 // protocol core: validates input at the edge, calls video-archive/, shapes output as the SDKs expect.
@@ -242,5 +243,5 @@ export function kinesisVideoApi(options: {
       return { Tags: await registry.tags({ arn: i.ResourceARN }) };
     },
   };
-  return { signingName: 'kinesisvideo', operations };
+  return { signingName: 'kinesisvideo', operations, errorStatus: KVS_ERROR_STATUS };
 }

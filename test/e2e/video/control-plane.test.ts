@@ -100,8 +100,8 @@ describe('Kinesis Video Streams control plane through @aws-sdk/client-kinesis-vi
     const StreamName = unique('ghost');
     const error = await kvs.send(new DescribeStreamCommand({ StreamName })).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ResourceNotFoundException);
-    // The SDK identifies the error by x-amzn-ErrorType; the status is the catalog's shared 400.
-    expect((error as ResourceNotFoundException).$metadata.httpStatusCode).toBe(400);
+    // KVS's model declares 404 here (Kinesis Data Streams uses 400 for the same name).
+    expect((error as ResourceNotFoundException).$metadata.httpStatusCode).toBe(404);
 
     const { StreamARN } = await kvs.send(new CreateStreamCommand({ StreamName }));
     const stale = StreamARN?.replace(/\/\d+$/, '/1000000000000');
@@ -449,7 +449,7 @@ describe('Kinesis Video Streams on the wire', () => {
       'kinesisvideo',
     );
     expect(missing).toMatchObject({
-      status: 400,
+      status: 404,
       errorType: 'ResourceNotFoundException',
       body: { __type: 'ResourceNotFoundException' },
     });
