@@ -433,6 +433,5 @@ async function startRtmpIngest(
     },
   });
   await ingest.start();
-  ingestLogger.info({ port: config.rtmpPort, ffmpegPath }, 'RTMP ingest listening');
   return ingest;
 }
