@@ -7,4 +7,5 @@ export { faststartMp4Args, type StillImageOptions, stillImageArgs } from './play
 export { type FfmpegExit, type RemuxOptions, type RemuxProcess, spawnRemuxToFmp4 } from './remux-to-fmp4.ts';
 export { FfmpegNotFoundError, resolveFfmpeg } from './resolve-ffmpeg.ts';
 export { FfmpegRunError, type RunFfmpegOptions, runFfmpeg } from './run-ffmpeg.ts';
+export { type FfmpegProcess, type SpawnFfmpegOptions, spawnFfmpeg } from './spawn-ffmpeg.ts';
 export { StderrTail } from './stderr-tail.ts';
