@@ -9,14 +9,13 @@
 //   [--latency-seconds 3] [--latency-concurrency 4] [--latency-rate 0 (closed loop) | calls/s]
 //   [--visibility-records 200] [--visibility-interval-ms 20] [--poll-sleep-ms 1]
 //   [--targets kinesalite,streamgate-h1,streamgate-h2[,streamgate-h2-shared]] [--kinesalite child|in-process]
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { createRequire } from 'node:module';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +33,7 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import { NodeHttp2Handler, NodeHttpHandler } from '@smithy/node-http-handler';
-import { EmbeddedRedis } from '../src/redis/index.ts';
+import { portFromLog, startGatewayProcess, stopChild } from './support/gateway-process.ts';
 
 const TARGETS = ['kinesalite', 'streamgate-h1', 'streamgate-h2', 'streamgate-h2-shared'] as const;
 type TargetName = (typeof TARGETS)[number];
@@ -254,78 +253,12 @@ server.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ kinesa
 
 /** The gateway as `node --import tsx src/cli.ts serve` on a free port, with a private redis-server. */
 async function startStreamgate(): Promise<Server> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-'));
-  const redisDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-redis-'));
-  const redis = new EmbeddedRedis({ dir: redisDir, appendOnly: false });
-  let child: ChildProcess | undefined;
-  const stop = async () => {
-    if (child) await stopChild(child);
-    await redis.stop();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(redisDir, { recursive: true, force: true });
+  const gateway = await startGatewayProcess({ keys: KEYS });
+  return {
+    endpoint: gateway.endpoint,
+    pids: { streamgate: gateway.pids.gateway, redis: gateway.pids.redis },
+    stop: () => gateway.stop(),
   };
-  try {
-    await redis.start();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        STREAMGATE_HOST: '127.0.0.1',
-        STREAMGATE_HTTP_PORT: '0',
-        STREAMGATE_DATA_DIR: dataDir,
-        STREAMGATE_ACCESS_KEYS: `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`,
-        STREAMGATE_LOG_LEVEL: 'info',
-        STREAMGATE_RTMP_PORT: 'off',
-        STREAMGATE_REDIS_URL: redis.url,
-        STREAMGATE_KMS_ROOT_KEY: randomBytes(32).toString('base64'),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const port = await portFromLog(child, /"httpPort":(\d+)/, 'streamgate');
-    return {
-      endpoint: `http://127.0.0.1:${port}`,
-      pids: { streamgate: child.pid, redis: redis.pid },
-      stop,
-    };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
-}
-
-async function portFromLog(child: ChildProcess, pattern: RegExp, name: string): Promise<number> {
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${name} did not log its port within 30 s`)), 30_000);
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited with ${code}`));
-    });
-    child.once('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-  });
-  child.stdout?.removeAllListeners('data');
-  child.stdout?.resume(); // keep draining its log so it never blocks on a full pipe
-  return port;
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
 }
 
 // --- Client

@@ -2,18 +2,15 @@
 // (keep-alive) and HTTP/2 (one session), against the gateway in a child process; plus the in-process
 // cost of one SigV4 verification, to see its share of the trivial-call budget. Prints JSON.
 // Usage: npm run bench [-- --seconds 5 --concurrency 32]
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { SigV4Verifier } from '../src/api/index.ts';
+import { startGatewayProcess } from './support/gateway-process.ts';
 
 const { values } = parseArgs({
   options: { seconds: { type: 'string', default: '5' }, concurrency: { type: 'string', default: '32' } },
@@ -29,34 +26,6 @@ interface Result {
   p50Ms: number;
   p99Ms: number;
   statuses: Record<string, number>;
-}
-
-async function startGateway(): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-    env: {
-      PATH: process.env.PATH,
-      STREAMGATE_HOST: '127.0.0.1',
-      STREAMGATE_HTTP_PORT: '0',
-      STREAMGATE_DATA_DIR: dataDir,
-      STREAMGATE_ACCESS_KEYS: `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`,
-      STREAMGATE_LOG_LEVEL: 'info',
-      STREAMGATE_RTMP_PORT: 'off',
-      ...(process.env.STREAMGATE_REDIS_URL ? { STREAMGATE_REDIS_URL: process.env.STREAMGATE_REDIS_URL } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  let out = '';
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout?.on('data', (chunk) => {
-      out += chunk;
-      const m = /"httpPort":(\d+)/.exec(out);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`gateway exited with ${code}`)));
-  });
-  child.stdout?.resume();
-  return { child, port, dataDir };
 }
 
 async function signedHeaders(
@@ -184,7 +153,7 @@ async function sigv4CostUs(): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
 }
 
-const gateway = await startGateway();
+const gateway = await startGatewayProcess({ keys: KEYS });
 try {
   const results: Result[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
@@ -240,7 +209,5 @@ try {
     )}\n`,
   );
 } finally {
-  gateway.child.kill('SIGTERM');
-  await once(gateway.child, 'exit');
-  await rm(gateway.dataDir, { recursive: true, force: true });
+  await gateway.stop();
 }

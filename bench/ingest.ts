@@ -11,12 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   CreateStreamCommand,
@@ -31,7 +29,7 @@ import {
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { Redis } from 'ioredis';
 import { publishToken } from '../src/ingest/index.ts';
-import { EmbeddedRedis } from '../src/redis/index.ts';
+import { freePort, type GatewayProcess, startGatewayProcess, stopChild } from './support/gateway-process.ts';
 
 const { values } = parseArgs({
   options: {
@@ -50,7 +48,6 @@ const latencyStreams = Number(values['latency-streams']);
 const FFMPEG = '/usr/bin/ffmpeg';
 const KEYS = { accessKeyId: 'AKIDBENCH0001', secretAccessKey: 'bench-secret' };
 const SECRET = randomBytes(24).toString('hex');
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLOCK_TICKS_PER_SECOND = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 const PAGE_SIZE = Number(spawnSync('getconf', ['PAGESIZE'], { encoding: 'utf8' }).stdout) || 4096;
 /** Seconds skipped at the start (connect, first GOP) and the end (publishers finishing) of a run. */
@@ -137,23 +134,6 @@ function percentile(values: number[], q: number): number | null {
   return round(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN);
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill(signal);
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
 function run(args: string[], stdout: 'ignore' | number = 'ignore'): ChildProcess {
   const child = spawn(FFMPEG, args, { stdio: ['ignore', stdout, 'ignore'] });
   started.push(child);
@@ -204,68 +184,17 @@ async function encodeSource(dir: string): Promise<string> {
 
 // --- gateway
 
-interface Gateway {
-  child: ChildProcess;
-  endpoint: string;
+interface Gateway extends GatewayProcess {
   rtmpPort: number;
-  redis: EmbeddedRedis;
-  stop(): Promise<void>;
 }
 
 async function startGateway(): Promise<Gateway> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-ingest-'));
-  const redisDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-ingest-redis-'));
-  const redis = new EmbeddedRedis({ dir: redisDir, appendOnly: false });
-  let child: ChildProcess | undefined;
-  const stop = async () => {
-    if (child) await stopChild(child);
-    await redis.stop();
-    await rm(dataDir, { recursive: true, force: true });
-    await rm(redisDir, { recursive: true, force: true });
-  };
-  try {
-    await redis.start();
-    const rtmpPort = await freePort();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
-      cwd: REPO_ROOT,
-      env: {
-        PATH: process.env.PATH,
-        STREAMGATE_HOST: '127.0.0.1',
-        STREAMGATE_HTTP_PORT: '0',
-        STREAMGATE_RTMP_PORT: String(rtmpPort),
-        STREAMGATE_DATA_DIR: dataDir,
-        STREAMGATE_REDIS_URL: redis.url,
-        STREAMGATE_ACCESS_KEYS: `${KEYS.accessKeyId}:${KEYS.secretAccessKey}`,
-        STREAMGATE_KMS_ROOT_KEY: randomBytes(32).toString('base64'),
-        STREAMGATE_PUBLISH_SECRET: SECRET,
-        STREAMGATE_LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const gw = child;
-    let out = '';
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('gateway did not log its port within 30 s')), 30_000);
-      gw.stdout?.on('data', (chunk) => {
-        out += chunk;
-        const m = /"httpPort":(\d+)/.exec(out);
-        if (m) {
-          clearTimeout(timer);
-          resolve(Number(m[1]));
-        }
-      });
-      gw.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`gateway exited with ${code}`));
-      });
-    });
-    gw.stdout?.removeAllListeners('data');
-    gw.stdout?.resume();
-    return { child: gw, endpoint: `http://127.0.0.1:${port}`, rtmpPort, redis, stop };
-  } catch (error) {
-    await stop();
-    throw error;
-  }
+  const rtmpPort = await freePort();
+  const gateway = await startGatewayProcess({
+    keys: KEYS,
+    env: { STREAMGATE_RTMP_PORT: String(rtmpPort), STREAMGATE_PUBLISH_SECRET: SECRET },
+  });
+  return { ...gateway, rtmpPort };
 }
 
 // --- index latency from redis keyspace notifications (no load on the gateway)
@@ -435,7 +364,7 @@ async function gatewayRun(
   const windowStart = performance.now();
   const gw0 = await treeSample(gwPid);
   const pub0 = await pidsCpu(publishers.map((p) => p.pid ?? 0));
-  const redis0 = await pidsCpu([gw.redis.pid ?? 0]);
+  const redis0 = await pidsCpu([gw.pids.redis ?? 0]);
   const rssSamples: number[] = [];
   let childCounts: number[] = [];
   const windowEnd = runStart + (seconds - TAIL_S) * 1000;
@@ -447,7 +376,7 @@ async function gatewayRun(
   }
   const gw1 = await treeSample(gwPid);
   const pub1 = await pidsCpu(publishers.map((p) => p.pid ?? 0));
-  const redis1 = await pidsCpu([gw.redis.pid ?? 0]);
+  const redis1 = await pidsCpu([gw.pids.redis ?? 0]);
   const windowS = (performance.now() - windowStart) / 1000;
   const gatewayCpuS = cpuDelta(gw0.cpu, gw1.cpu);
   const nodeCpuS = cpuDelta(gw0.cpu, gw1.cpu, (pid) => pid === gwPid);
@@ -674,7 +603,7 @@ try {
   await sleep(1000);
   const idle = await treeSample(gateway.child.pid ?? 0);
   const pollerCpuPercent = pollMs > 0 ? await pollerCost(gateway, kvs) : 0;
-  watcher = new IndexWatcher(gateway.redis.url);
+  watcher = new IndexWatcher(gateway.redisUrl);
   await watcher.start();
   type Run = Awaited<ReturnType<typeof gatewayRun>> & {
     bareRemuxCpuPercentPerStream: number;
