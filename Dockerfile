@@ -34,8 +34,8 @@ COPY bin ./bin
 RUN mkdir -p /var/lib/streamgate && chown node:node /var/lib/streamgate
 USER node
 
-# HTTP API + HLS + ops (8080), RTMP ingest (1935), RTSP ingest (8554).
-EXPOSE 8080 1935 8554
+# HTTP API + HLS + ops (8080), RTMP ingest (1935). RTSP cameras are pulled (outbound).
+EXPOSE 8080 1935
 
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.STREAMGATE_HTTP_PORT || 8080) + '/healthz', { signal: AbortSignal.timeout(4000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import express from 'express';
-import { Counter } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   type AccessKeyPair,
   ApiRouter,
@@ -14,6 +14,7 @@ import {
   kmsApi,
   opsRoutes,
   resolveAccessKeys,
+  rtspSourceApi,
   SigV4Verifier,
   secretLookup,
 } from './api/index.ts';
@@ -32,7 +33,14 @@ import {
 } from './data-streams/index.ts';
 import { isServiceError } from './errors/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
-import { RtmpIngest, resolvePublishSecret, verifyPublishToken } from './ingest/index.ts';
+import {
+  type FragmentSink,
+  RtmpIngest,
+  RtspIngest,
+  type RtspIngestOptions,
+  resolvePublishSecret,
+  verifyPublishToken,
+} from './ingest/index.ts';
 import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
 import type { Logger } from './logging/index.ts';
 import { FfmpegNotFoundError, resolveFfmpeg } from './media/ffmpeg/index.ts';
@@ -42,6 +50,8 @@ import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storag
 import { ShardLogs } from './stream-log/index.ts';
 import {
   ArchiveWriter,
+  type CameraSource,
+  CameraSources,
   FragmentDroppedError,
   FragmentIndex,
   VideoRetentionSweeper,
@@ -80,6 +90,11 @@ export interface AppOverrides {
   kmsMaintenanceIntervalMs?: number;
   /** Period of the Data Streams retention sweep; default one minute. */
   retentionSweepIntervalMs?: number;
+  /** RTSP pull timings (tests shorten them). */
+  rtsp?: Pick<
+    RtspIngestOptions<CameraSource>,
+    'reconcileIntervalMs' | 'leaseTtlMs' | 'connectTimeoutMs' | 'stallTimeoutMs' | 'backoff'
+  >;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -108,6 +123,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let retentionSweeper: RetentionSweeper | undefined;
   let videoArchive: ArchiveWriter | undefined;
   let rtmpIngest: RtmpIngest | undefined;
+  let rtspIngest: RtspIngest<CameraSource> | undefined;
   let videoSweeper: VideoRetentionSweeper | undefined;
   let subscriptions: ShardSubscriptions | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
@@ -282,14 +298,26 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           intervalMs: overrides.retentionSweepIntervalMs ?? 60_000,
         });
         videoSweeper = sweeper;
+        const cameras = new CameraSources({
+          redis: redis.client,
+          sealer: envelopes,
+          registry: videoStreams,
+          clock,
+        });
         videoStreams.onDeleted(async (stream) => {
+          await cameras.forget(stream.name);
           writer.forget(stream);
           await sweeper.purge(stream);
         });
         sweeper.start();
+        aws.registerRestJsonService(rtspSourceApi({ cameras }));
         const ffmpegPath = findFfmpeg(config, logger);
+        const sink = archiveSink(writer);
         if (config.rtmpPort !== undefined && ffmpegPath !== undefined) {
-          rtmpIngest = await startRtmpIngest(config, dataDir, ffmpegPath, logger, videoStreams, writer);
+          rtmpIngest = await startRtmpIngest(config, dataDir, ffmpegPath, logger, videoStreams, sink);
+        }
+        if (config.rtspPull && ffmpegPath !== undefined) {
+          rtspIngest = startRtspIngest(ffmpegPath, logger, metrics.registry, cameras, sink, overrides.rtsp);
         }
         aws.registerRestJsonService(
           archivedMediaApi({
@@ -361,6 +389,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
         await rtmpIngest?.stop();
+        await rtspIngest?.stop();
         videoArchive?.stop();
         await videoSweeper?.stop();
         await kmsMaintenance?.stop();
@@ -400,7 +429,7 @@ async function startRtmpIngest(
   ffmpegPath: string,
   logger: Logger,
   streams: VideoStreamRegistry,
-  writer: ArchiveWriter,
+  sink: FragmentSink,
 ): Promise<RtmpIngest | undefined> {
   const ingestLogger = logger.child({ module: 'ingest' });
   const secret = await resolvePublishSecret(config.publishSecret, dataDir);
@@ -421,17 +450,59 @@ async function startRtmpIngest(
         }
       },
     },
-    sink: {
-      accept: async (streamName, event) => {
-        try {
-          await writer.write(streamName, event);
-        } catch (error) {
-          // A full queue already counted and logged the drop; the publisher keeps going.
-          if (!(error instanceof FragmentDroppedError)) throw error;
-        }
-      },
-    },
+    sink,
   });
   await ingest.start();
+  return ingest;
+}
+
+/** The sink of every ingest: the archive writer; a dropped write (already counted) does not end the session. */
+function archiveSink(writer: ArchiveWriter): FragmentSink {
+  return {
+    accept: async (streamName, event, timing) => {
+      try {
+        await writer.write(streamName, event, timing);
+      } catch (error) {
+        // A full queue already counted and logged the drop; the publisher keeps going.
+        if (!(error instanceof FragmentDroppedError)) throw error;
+      }
+    },
+  };
+}
+
+/** RTSP pull: the cameras configured with PutRtspSource, one replica each, restarted by a watchdog. */
+function startRtspIngest(
+  ffmpegPath: string,
+  logger: Logger,
+  registry: Registry,
+  cameras: CameraSources,
+  sink: FragmentSink,
+  timings: AppOverrides['rtsp'],
+): RtspIngest<CameraSource> {
+  const restarts = new Counter({
+    name: 'streamgate_rtsp_source_restarts_total',
+    help: 'RTSP camera sessions restarted by the watchdog (source ended, failed or stalled).',
+    labelNames: ['stream'],
+    registers: [registry],
+  });
+  const up = new Gauge({
+    name: 'streamgate_rtsp_source_up',
+    help: '1 while an RTSP camera this gateway pulls is streaming, 0 while connecting or backing off.',
+    labelNames: ['stream'],
+    registers: [registry],
+  });
+  const ingest = new RtspIngest<CameraSource>({
+    directory: cameras,
+    ffmpegPath,
+    sink,
+    logger: logger.child({ module: 'ingest' }),
+    ...timings,
+    onRestart: (stream) => restarts.inc({ stream }),
+    onState: (stream, status) => {
+      if (status === undefined) up.remove({ stream });
+      else up.set({ stream }, status.state === 'STREAMING' ? 1 : 0);
+    },
+  });
+  ingest.start();
   return ingest;
 }

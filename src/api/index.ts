@@ -17,6 +17,7 @@ export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
 export { archivedMediaApi } from './kinesis-video/archived-media-api.ts';
 export { kinesisVideoApi } from './kinesis-video/kinesis-video-api.ts';
+export { rtspSourceApi } from './kinesis-video/rtsp-source-api.ts';
 export { kmsApi } from './kms/kms-api.ts';
 export { opsRoutes, type ReadinessCheck } from './ops/ops-routes.ts';
 export { ApiRouter, type Route } from './router.ts';

@@ -46,7 +46,7 @@ const envSchema = z.object({
     .default(1935)
     .transform((v) => (v === 'off' ? undefined : v)),
   STREAMGATE_PUBLISH_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
-  STREAMGATE_RTSP_PORT: port.default(8554),
+  STREAMGATE_RTSP_PULL: z.enum(['on', 'off']).default('on'),
   STREAMGATE_DATA_DIR: z.string().trim().min(1).default('./data'),
   STREAMGATE_REDIS_URL: z
     .string()
@@ -118,7 +118,8 @@ export interface Config {
   rtmpPort: number | undefined;
   /** Secret of RTMP publish tokens; undefined = generated into the data dir. */
   publishSecret: string | undefined;
-  rtspPort: number;
+  /** Whether this gateway pulls the configured RTSP cameras (one replica per camera, by lease). */
+  rtspPull: boolean;
   dataDir: string;
   /** Undefined means "the default, with the embedded fallback" (see redis/). */
   redisUrl: string | undefined;
@@ -179,7 +180,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     httpPort: e.STREAMGATE_HTTP_PORT,
     rtmpPort: e.STREAMGATE_RTMP_PORT,
     publishSecret: e.STREAMGATE_PUBLISH_SECRET,
-    rtspPort: e.STREAMGATE_RTSP_PORT,
+    rtspPull: e.STREAMGATE_RTSP_PULL === 'on',
     dataDir: e.STREAMGATE_DATA_DIR,
     redisUrl: e.STREAMGATE_REDIS_URL,
     s3:
@@ -219,7 +220,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_HTTP_PORT', '8080', 'the one HTTP port (HTTP/1.1 + h2c; h2 via ALPN with TLS)'],
   ['STREAMGATE_RTMP_PORT', '1935', 'RTMP ingest port, or off'],
   ['STREAMGATE_PUBLISH_SECRET', '(generated)', 'secret of RTMP publish tokens (all replicas must share it)'],
-  ['STREAMGATE_RTSP_PORT', '8554', 'RTSP ingest'],
+  [
+    'STREAMGATE_RTSP_PULL',
+    'on',
+    'pull the RTSP cameras configured with PutRtspSource (off: never on this replica)',
+  ],
   ['STREAMGATE_DATA_DIR', './data', 'local state: filesystem object store, embedded Redis, generated keys'],
   [
     'STREAMGATE_REDIS_URL',

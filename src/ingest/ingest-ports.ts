@@ -15,5 +15,11 @@ export interface PublishGate {
  * rejection ends the publish.
  */
 export interface FragmentSink {
-  accept(streamName: string, event: IngestEvent): Promise<void>;
+  accept(streamName: string, event: IngestEvent, timing: IngestTiming): Promise<void>;
+}
+
+/** What the ingest knows of an event's time. */
+export interface IngestTiming {
+  /** Fragments: the source's timestamp of the first frame mapped to wall time (epoch ms). */
+  producerTimestampMs?: number | undefined;
 }

@@ -11,6 +11,7 @@ export {
   FragmentDroppedError,
   type WriteResult,
 } from './archive-writer.ts';
+export { type CameraSource, CameraSources, type CameraStatus } from './camera-sources.ts';
 export {
   FragmentIndex,
   type FragmentPage,

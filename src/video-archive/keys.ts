@@ -13,6 +13,18 @@ export const kvsKeys = {
   tags: (streamName: string) => `kvs:{kvs:${streamName}}:tags`,
 } as const;
 
+/** Key names of RTSP camera sources (one per stream at most). */
+export const cameraKeys = {
+  /** Set: names of the streams that have a camera source. */
+  all: () => 'kvs:{kvs}:cameras',
+  /** Hash: the source (sealed URL, redacted URL, transport, source id, creation time). */
+  source: (streamName: string) => `kvs:{kvs:${streamName}}:camera`,
+  /** Hash: the pulling gateway's last reported status. */
+  status: (streamName: string) => `kvs:{kvs:${streamName}}:camera-status`,
+  /** String: the id of the gateway that pulls this camera (SET NX PX, renewed while it pulls). */
+  lease: (streamName: string) => `kvs:{kvs:${streamName}}:camera-lease`,
+} as const;
+
 /** Key names of the fragment index of one stream (`streamId` from `streamIdOf`). */
 export const fragmentKeys = {
   /** String counter: the last fragment sequence handed out (INCR). */

@@ -45,3 +45,39 @@ export async function signedCall(
   const parsed = raw.length === 0 ? {} : format === 'cbor' ? decode(raw) : JSON.parse(raw.toString());
   return { status: response.status, errorType: response.headers.get('x-amzn-errortype'), body: parsed };
 }
+
+/** Sends one SigV4-signed REST-JSON call (`POST <path>`), as the KVS SDKs do, with a JSON body. */
+export async function signedRestCall(
+  endpoint: string,
+  path: string,
+  body: Record<string, unknown>,
+  service = 'kinesisvideo',
+): Promise<{ status: number; errorType: string | null; body: Record<string, unknown> }> {
+  const bytes = Buffer.from(JSON.stringify(body));
+  const url = new URL(endpoint);
+  const signer = new SignatureV4({
+    service,
+    region: 'us-east-1',
+    sha256: Hash.bind(null, 'sha256'),
+    credentials: TEST_KEYS,
+  });
+  const signed = await signer.sign(
+    new HttpRequest({
+      method: 'POST',
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: Number(url.port),
+      path,
+      headers: { host: url.host, 'content-type': 'application/json' },
+      body: bytes,
+    }),
+  );
+  const response = await fetch(`${endpoint}${path}`, {
+    method: 'POST',
+    headers: signed.headers,
+    body: bytes,
+  });
+  const raw = await response.text();
+  const errorType = response.headers.get('x-amzn-errortype');
+  return { status: response.status, errorType, body: raw === '' ? {} : JSON.parse(raw) };
+}

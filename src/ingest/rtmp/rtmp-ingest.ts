@@ -1,8 +1,8 @@
 import type { Logger } from '../../logging/index.ts';
 import type { FragmenterOptions } from '../../media/fmp4/index.ts';
 import type { FragmentSink, PublishGate } from '../ingest-ports.ts';
+import { IngestSession } from '../ingest-session.ts';
 import { type FlvSubscription, NmsRtmpServer, type RtmpPublishRequest } from './node-media-server.ts';
-import { PublishPipeline } from './publish-pipeline.ts';
 
 export type { FragmentSink, IngestEvent, PublishGate } from '../ingest-ports.ts';
 
@@ -61,7 +61,7 @@ export class RtmpIngest {
   readonly #server: NmsRtmpServer;
   /** Per stream: settles when its latest publish has delivered everything. */
   readonly #lastPublish = new Map<string, Promise<unknown>>();
-  readonly #pipelines = new Set<PublishPipeline>();
+  readonly #pipelines = new Set<IngestSession>();
   #state: 'new' | 'started' | 'stopped' = 'new';
 
   constructor(options: RtmpIngestOptions) {
@@ -139,8 +139,9 @@ export class RtmpIngest {
 
   #startPipeline(request: RtmpPublishRequest, logger: Logger): void {
     const { streamName } = request;
-    const pipeline = new PublishPipeline({
+    const pipeline = new IngestSession({
       streamName,
+      input: { kind: 'pipe', format: 'flv' },
       ffmpegPath: this.#options.ffmpegPath,
       sink: this.#options.sink,
       logger,

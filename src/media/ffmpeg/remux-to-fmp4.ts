@@ -12,6 +12,11 @@ export interface RemuxOptions {
   inputFormat?: string;
   /** Options placed before `-i` (e.g. `['-rtsp_transport', 'tcp']`). */
   extraInputArgs?: readonly string[];
+  /**
+   * Written as the movie's creation time (`mvhd`, whole seconds): each ingest session passes its start,
+   * so a new session yields a new init segment (and init version) even when the codecs are unchanged.
+   */
+  creationTime?: Date;
   /** Aborting stops the child (SIGTERM, then SIGKILL after `killGraceMs`). */
   signal?: AbortSignal;
   /** Time between SIGTERM and SIGKILL; default 2000 ms. */
@@ -37,15 +42,20 @@ export interface RemuxProcess {
 const FMP4_MOVFLAGS = 'frag_keyframe+empty_moov+default_base_moof';
 
 /** The argument list of a remux (exported for diagnostics and tests). */
-export function remuxArgs(options: Pick<RemuxOptions, 'input' | 'inputFormat' | 'extraInputArgs'>): string[] {
+export function remuxArgs(
+  options: Pick<RemuxOptions, 'input' | 'inputFormat' | 'extraInputArgs' | 'creationTime'>,
+): string[] {
   const fromPipe = options.input === 'pipe';
+  const creationTime = options.creationTime;
   return [
     ...['-hide_banner', '-nostats', '-loglevel', 'warning'],
     ...(fromPipe ? [] : ['-nostdin']),
     ...(options.extraInputArgs ?? []),
     ...(options.inputFormat === undefined ? [] : ['-f', options.inputFormat]),
     ...['-i', fromPipe ? 'pipe:0' : options.input],
-    ...['-c', 'copy', '-f', 'mp4', '-movflags', FMP4_MOVFLAGS, 'pipe:1'],
+    ...['-c', 'copy'],
+    ...(creationTime === undefined ? [] : ['-metadata', `creation_time=${creationTime.toISOString()}`]),
+    ...['-f', 'mp4', '-movflags', FMP4_MOVFLAGS, 'pipe:1'],
   ];
 }
 

@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       host: '0.0.0.0',
       httpPort: 8080,
       rtmpPort: 1935,
-      rtspPort: 8554,
+      rtspPull: true,
       dataDir: './data',
       redisUrl: undefined,
       s3: undefined,

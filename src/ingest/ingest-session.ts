@@ -1,0 +1,188 @@
+import type { Logger } from '../logging/index.ts';
+import { type RemuxProcess, spawnRemuxToFmp4 } from '../media/ffmpeg/index.ts';
+import {
+  Fmp4Fragmenter,
+  type FragmentEvent,
+  type FragmenterEvent,
+  type FragmenterOptions,
+} from '../media/fmp4/index.ts';
+import type { FragmentSink } from './ingest-ports.ts';
+
+/** Where a session's media comes from: FLV bytes written by the caller, or a URL ffmpeg opens itself. */
+export type IngestInput =
+  | { kind: 'pipe'; format: string }
+  | { kind: 'url'; url: string; inputArgs: readonly string[] };
+
+/** Options of one ingest session: source → `ffmpeg -c copy` to fMP4 → Fmp4Fragmenter → FragmentSink. */
+export interface IngestSessionOptions {
+  streamName: string;
+  input: IngestInput;
+  ffmpegPath: string;
+  sink: FragmentSink;
+  logger: Logger;
+  fragmenter: FragmenterOptions;
+  /** Piped input bytes ffmpeg has not taken yet beyond which write() reports an overflow. */
+  maxInputBacklogBytes: number;
+  /** Settles when the stream's previous session has delivered everything; delivery waits for it. */
+  after: Promise<unknown>;
+  /** Called after each fragment the sink accepted (a watchdog's "good fragment"). */
+  onFragment?: (() => void) | undefined;
+  /** Applied to ffmpeg's stderr and error messages before they are logged or returned (credentials). */
+  redact?: ((text: string) => string) | undefined;
+  /** Wall clock (epoch ms); default Date.now. */
+  now?: (() => number) | undefined;
+}
+
+/** How a session ended. */
+export interface IngestOutcome {
+  inits: number;
+  fragments: number;
+  /** Why it failed (ffmpeg error exit, unparseable output, sink rejection), else undefined. */
+  failure: Error | undefined;
+  /** ffmpeg's exit, for diagnostics. */
+  exit: { code: number | null; signal: NodeJS.Signals | null; stopped: boolean; stderrTail: string };
+}
+
+/**
+ * One ingest session (an RTMP publish, an RTSP pull): ffmpeg remuxes the source (`-c copy`) to fMP4,
+ * the fragmenter cuts it into init segments and GOP fragments, the sink receives them in order.
+ * ffmpeg's output is read only while no accept() is pending, so a slow sink backs up into ffmpeg and
+ * then into the piped input, which is bounded by `maxInputBacklogBytes`.
+ *
+ * Producer timestamps: the source's clock (the fragments' decode times, from FLV or RTP timestamps)
+ * is mapped to wall time once, when the first fragment is complete — its first frame is taken to
+ * have been captured its duration before that — so fragments keep the source's spacing. Each session
+ * writes its start as the movie creation time, so every session gets a new init version.
+ */
+export class IngestSession {
+  /** Settles (never rejects) after the last event was delivered and ffmpeg exited. */
+  readonly done: Promise<IngestOutcome>;
+  readonly #options: IngestSessionOptions;
+  readonly #now: () => number;
+  readonly #abort = new AbortController();
+  readonly #ffmpeg: RemuxProcess;
+  #inits = 0;
+  #fragments = 0;
+  #lastOutputMs: number;
+  /** Epoch ms of decode time 0, fixed by the first fragment. */
+  #producerOriginMs: number | undefined;
+
+  constructor(options: IngestSessionOptions) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#lastOutputMs = this.#now();
+    const { input } = options;
+    this.#ffmpeg = spawnRemuxToFmp4({
+      ffmpegPath: options.ffmpegPath,
+      ...(input.kind === 'pipe'
+        ? { input: 'pipe', inputFormat: input.format }
+        : { input: input.url, extraInputArgs: input.inputArgs }),
+      creationTime: new Date(this.#lastOutputMs),
+      signal: this.#abort.signal,
+    });
+    this.done = this.#run();
+  }
+
+  /** Process id of the ffmpeg child (for diagnostics). */
+  get ffmpegPid(): number | undefined {
+    return this.#ffmpeg.pid;
+  }
+
+  /** Wall time (epoch ms) ffmpeg last produced output, or the session start. */
+  get lastOutputMs(): number {
+    return this.#lastOutputMs;
+  }
+
+  /** Fragments delivered so far. */
+  get fragments(): number {
+    return this.#fragments;
+  }
+
+  /** Feeds piped input bytes; returns false when the input backlog exceeds its bound. */
+  write(chunk: Buffer): boolean {
+    const stdin = this.#ffmpeg.stdin;
+    if (stdin === null || stdin.writableEnded || stdin.destroyed) return true;
+    stdin.write(chunk);
+    return stdin.writableLength <= this.#options.maxInputBacklogBytes;
+  }
+
+  /** No more piped input: ffmpeg finishes, and the last fragment is delivered. Idempotent. */
+  endInput(): void {
+    const stdin = this.#ffmpeg.stdin;
+    if (stdin !== null && !stdin.writableEnded && !stdin.destroyed) stdin.end();
+  }
+
+  /** Stops ffmpeg now; events not yet delivered are dropped. Idempotent. */
+  abort(): void {
+    this.#abort.abort();
+  }
+
+  async #run(): Promise<IngestOutcome> {
+    const { logger } = this.#options;
+    let failure: Error | undefined;
+    try {
+      await this.#options.after.catch(() => undefined);
+      const fragmenter = new Fmp4Fragmenter(this.#options.fragmenter);
+      for await (const chunk of this.#ffmpeg.stdout as AsyncIterable<Buffer>) {
+        this.#lastOutputMs = this.#now();
+        await this.#deliver(fragmenter.push(chunk));
+        // ffmpeg frag_keyframe writes one moof per GOP, complete when written: deliver it now
+        // instead of when the next keyframe's moof arrives.
+        await this.#deliver(fragmenter.flush());
+      }
+      await this.#deliver(fragmenter.end());
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+      this.abort();
+    }
+    const ffmpegExit = await this.#ffmpeg.done;
+    const redact = this.#options.redact ?? ((text: string) => text);
+    const exit = { ...ffmpegExit, stderrTail: redact(ffmpegExit.stderrTail) };
+    // No cause: loggers print causes, and the original message may carry credentials.
+    if (failure !== undefined && this.#options.redact) failure = new Error(redact(failure.message));
+    if (failure === undefined && exit.spawnError !== undefined) {
+      failure = new Error(`ffmpeg could not start: ${exit.spawnError.message}`, { cause: exit.spawnError });
+    } else if (failure === undefined && !exit.stopped && exit.code !== 0) {
+      failure = new Error(
+        `ffmpeg exited with ${exit.code ?? exit.signal}: ${exit.stderrTail || '(no stderr)'}`,
+      );
+    }
+    if (failure !== undefined) {
+      logger.warn({ err: failure, stderrTail: exit.stderrTail }, 'ingest session failed');
+    }
+    const { code, signal, stopped, stderrTail } = exit;
+    return {
+      inits: this.#inits,
+      fragments: this.#fragments,
+      failure,
+      exit: { code, signal, stopped, stderrTail },
+    };
+  }
+
+  #producerTimestampMs(fragment: FragmentEvent): number {
+    this.#producerOriginMs ??= this.#now() - fragment.durationMs - fragment.startDecodeTimeMs;
+    return Math.round(this.#producerOriginMs + fragment.startDecodeTimeMs);
+  }
+
+  async #deliver(events: FragmenterEvent[]): Promise<void> {
+    const { sink, streamName, logger } = this.#options;
+    for (const event of events) {
+      if (event.type === 'truncated') {
+        logger.warn(
+          { discardedBytes: event.discardedBytes, boxType: event.boxType },
+          'fMP4 output ended mid-box',
+        );
+        continue;
+      }
+      if (event.type === 'init') {
+        this.#inits += 1;
+        await sink.accept(streamName, event, {});
+        continue;
+      }
+      const producerTimestampMs = this.#producerTimestampMs(event);
+      await sink.accept(streamName, event, { producerTimestampMs });
+      this.#fragments += 1;
+      this.#options.onFragment?.();
+    }
+  }
+}
