@@ -132,7 +132,8 @@ export class IngestSession {
       }
       await this.#deliver(fragmenter.end());
     } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
+      // Once aborted (stop, watchdog), what breaks is a consequence, not the cause.
+      if (!this.#abort.signal.aborted) failure = error instanceof Error ? error : new Error(String(error));
       this.abort();
     }
     const ffmpegExit = await this.#ffmpeg.done;
@@ -164,6 +165,31 @@ export class IngestSession {
     return Math.round(this.#producerOriginMs + fragment.startDecodeTimeMs);
   }
 
+  /**
+   * Waits for an accept() unless the session is aborted first: a sink that cannot finish (storage
+   * down, retrying) must not hold up a shutdown or a watchdog restart. The abandoned accept stays with
+   * the sink, which completes or drops it; its outcome is only logged.
+   */
+  async #untilAborted(accepted: Promise<void>): Promise<void> {
+    const signal = this.#abort.signal;
+    if (signal.aborted) throw new Error('ingest session aborted');
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new Error('ingest session aborted while the sink was busy'));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      await Promise.race([accepted, aborted]);
+    } catch (error) {
+      if (signal.aborted) {
+        accepted.catch((late: unknown) => this.#options.logger.warn({ err: late }, 'abandoned fragment failed'));
+      }
+      throw error;
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    }
+  }
+
   async #deliver(events: FragmenterEvent[]): Promise<void> {
     const { sink, streamName, logger } = this.#options;
     for (const event of events) {
@@ -176,11 +202,11 @@ export class IngestSession {
       }
       if (event.type === 'init') {
         this.#inits += 1;
-        await sink.accept(streamName, event, {});
+        await this.#untilAborted(sink.accept(streamName, event, {}));
         continue;
       }
       const producerTimestampMs = this.#producerTimestampMs(event);
-      await sink.accept(streamName, event, { producerTimestampMs });
+      await this.#untilAborted(sink.accept(streamName, event, { producerTimestampMs }));
       this.#fragments += 1;
       this.#options.onFragment?.();
     }

@@ -100,7 +100,10 @@ function connection(
     close() {
       closing ??= (async () => {
         try {
-          await client.quit();
+          // QUIT waits in the offline queue while Redis is unreachable (20 s and more until ioredis
+          // gives up): only a ready connection is worth a clean QUIT.
+          if (client.status === 'ready') await client.quit();
+          else client.disconnect();
         } catch (error) {
           logger.warn({ err: error }, 'redis quit failed; disconnecting');
           client.disconnect();

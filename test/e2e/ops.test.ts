@@ -71,6 +71,13 @@ describe('readiness follows Redis', () => {
       expect(body.checks.redis).toMatch(/^failing/);
       expect(body.checks.objectStore).toBe('ok');
       expect((await fetch(`${gateway.endpoint}/healthz`)).status).toBe(200);
+      // SIGTERM with Redis gone still stops the process: nothing waits on the unreachable Redis
+      // (a QUIT in ioredis's offline queue used to hold the drain for 20 s or more).
+      const outcome = await Promise.race([
+        gateway.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(resolve, 10_000, 'still stopping after 10 s')),
+      ]);
+      expect(outcome).toBe('stopped');
     } finally {
       await gateway.stop();
     }

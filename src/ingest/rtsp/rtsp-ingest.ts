@@ -83,7 +83,8 @@ export class RtspIngest<Source extends RtspSourceRef> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#timer);
-    await this.#reconciling;
+    // A pass blocked on an unreachable Redis is not waited for: it starts nothing once stopped.
+    await Promise.race([this.#reconciling, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     await Promise.all([...this.#running.keys()].map((name) => this.#stopPuller(name)));
   }
 
@@ -119,7 +120,7 @@ export class RtspIngest<Source extends RtspSourceRef> {
       if (!held && running) {
         this.#logger.warn({ streamName: source.streamName }, 'RTSP source lease lost; stopping');
         await this.#stopPuller(source.streamName);
-      } else if (held && !running) {
+      } else if (held && !running && !this.#stopped) {
         await this.#startPuller(source);
       }
     }
@@ -128,6 +129,7 @@ export class RtspIngest<Source extends RtspSourceRef> {
   async #startPuller(source: Source): Promise<void> {
     const { directory, logger } = this.#options;
     const url = parseRtspUrl(await directory.openUrl(source));
+    if (this.#stopped) return;
     const report = (status: RtspPullStatus): void => {
       this.#options.onState?.(source.streamName, status);
       directory.reportStatus(source, statusToHash(status, this.#owner)).catch((error: unknown) => {
@@ -160,9 +162,12 @@ export class RtspIngest<Source extends RtspSourceRef> {
     this.#running.delete(streamName);
     await running.puller.stop();
     this.#options.onState?.(streamName, undefined);
-    await this.#options.directory.release(streamName, this.#owner).catch((error: unknown) => {
+    // Best effort and bounded: with Redis unreachable a release can take 20 s to fail, and the
+    // lease expires by itself after leaseTtlMs anyway.
+    const release = this.#options.directory.release(streamName, this.#owner).catch((error: unknown) => {
       this.#logger.warn({ err: error, streamName }, 'RTSP lease release failed');
     });
+    await Promise.race([release, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     this.#logger.info({ streamName }, 'RTSP source stopped');
   }
 }

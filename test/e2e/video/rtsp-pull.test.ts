@@ -17,6 +17,7 @@ import { FragmentIndex } from '../../../src/video-archive/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { type FakeCamera, startFakeCamera } from '../../support/fake-camera.ts';
 import { freePort } from '../../support/free-port.ts';
+import { startPrivateRedis } from '../../support/private-redis.ts';
 import { signedRestCall } from '../../support/signed-request.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
 
@@ -253,5 +254,51 @@ describe('RTSP camera pull', () => {
     }
     const missing = await signedRestCall(gateway.endpoint, '/describeRtspSource', { StreamName: name });
     expect(missing.errorType).toBe('ResourceNotFoundException');
+  });
+});
+
+describe('RTSP pull and shutdown', () => {
+  it('stops the gateway promptly while pulling a camera after Redis died', async () => {
+    const redis = await startPrivateRedis();
+    const camera = await startFakeCamera(await freePort());
+    cameras.push(camera);
+    const own = await startApp({
+      env: { STREAMGATE_REDIS_URL: redis.url },
+      overrides: { rtsp: { reconcileIntervalMs: 200, backoff: { baseMs: 300, maxMs: 1_000 } } },
+    });
+    try {
+      const client = new KinesisVideoClient({
+        endpoint: own.endpoint,
+        region: 'us-east-1',
+        credentials: TEST_KEYS,
+      });
+      const name = `rtsp-down-${randomBytes(3).toString('hex')}`;
+      await client.send(new CreateStreamCommand({ StreamName: name, DataRetentionInHours: 1 }));
+      client.destroy();
+      expect(
+        (await signedRestCall(own.endpoint, '/putRtspSource', { StreamName: name, Url: camera.url })).status,
+      ).toBe(200);
+      await expect
+        .poll(
+          async () => (await signedRestCall(own.endpoint, '/describeRtspSource', { StreamName: name })).body,
+          {
+            timeout: 20_000,
+            interval: 250,
+          },
+        )
+        .toMatchObject({ RtspSource: { Status: { State: 'STREAMING' } } });
+      await redis.stop();
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      // Before: the pull loop, the lease release and Redis QUIT each waited for ioredis to give up on
+      // the dead server (27 s in all); none of them may hold the drain now.
+      const outcome = await Promise.race([
+        own.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(resolve, 10_000, 'still stopping after 10 s')),
+      ]);
+      expect(outcome).toBe('stopped');
+    } finally {
+      await own.stop();
+      await redis.stop();
+    }
   });
 });
