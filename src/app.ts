@@ -9,6 +9,7 @@ import {
   AwsProtocol,
   archivedMediaApi,
   efoOperations,
+  hlsSessionApi,
   kinesisApi,
   kinesisVideoApi,
   kmsApi,
@@ -32,6 +33,7 @@ import {
   StreamRegistry,
 } from './data-streams/index.ts';
 import { isServiceError } from './errors/index.ts';
+import { type HlsRoute, HlsService, hlsRoutes, LiveEdge, MediaCache, SessionTokens } from './hls/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
 import {
   type FragmentSink,
@@ -45,10 +47,17 @@ import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
 import type { Logger } from './logging/index.ts';
 import { FfmpegNotFoundError, resolveFfmpeg } from './media/ffmpeg/index.ts';
 import { createMetrics, type Metrics } from './metrics/index.ts';
-import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts';
+import {
+  connectRedis,
+  duplicateRedisClient,
+  pingRedis,
+  type RedisClient,
+  type RedisConnection,
+} from './redis/index.ts';
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
 import { ShardLogs } from './stream-log/index.ts';
 import {
+  type ArchiveSealer,
   ArchiveWriter,
   type CameraSource,
   CameraSources,
@@ -125,6 +134,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let rtmpIngest: RtmpIngest | undefined;
   let rtspIngest: RtspIngest<CameraSource> | undefined;
   let videoSweeper: VideoRetentionSweeper | undefined;
+  let liveEdge: LiveEdge | undefined;
   let subscriptions: ShardSubscriptions | undefined;
   let lookup: (accessKeyId: string) => string | undefined = () => undefined;
   const verifier = new SigV4Verifier({ lookup: (id) => lookup(id) });
@@ -279,6 +289,20 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           help: 'Archive writes (fragments, init segments) dropped from a full per-stream queue.',
           registers: [metrics.registry],
         });
+        const publishSecret = await resolvePublishSecret(config.publishSecret, dataDir);
+        const fragmentIndex = new FragmentIndex({ redis: redis.client });
+        const hls = await startHls({
+          config,
+          logger,
+          redis: redis.client,
+          registry: videoStreams,
+          index: fragmentIndex,
+          store: objectStore,
+          sealer: envelopes,
+          clock,
+          publishSecret,
+        });
+        liveEdge = hls.liveEdge;
         const writer = new ArchiveWriter({
           redis: redis.client,
           store: objectStore,
@@ -287,6 +311,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           clock,
           logger: videoLogger,
           onDropped: () => archiveDropped.inc(),
+          onIndexed: (stream, key, plaintext) => hls.service.remember(stream, key, plaintext),
         });
         videoArchive = writer;
         const sweeper = new VideoRetentionSweeper({
@@ -314,7 +339,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         const ffmpegPath = findFfmpeg(config, logger);
         const sink = archiveSink(writer);
         if (config.rtmpPort !== undefined && ffmpegPath !== undefined) {
-          rtmpIngest = await startRtmpIngest(config, dataDir, ffmpegPath, logger, videoStreams, sink);
+          rtmpIngest = await startRtmpIngest(config, publishSecret, ffmpegPath, logger, videoStreams, sink);
         }
         if (config.rtspPull && ffmpegPath !== undefined) {
           rtspIngest = startRtspIngest(ffmpegPath, logger, metrics.registry, cameras, sink, overrides.rtsp);
@@ -322,11 +347,14 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         aws.registerRestJsonService(
           archivedMediaApi({
             registry: videoStreams,
-            index: new FragmentIndex({ redis: redis.client }),
+            index: fragmentIndex,
             store: objectStore,
             sealer: envelopes,
             ffmpegPath,
           }),
+        );
+        aws.registerRestJsonService(
+          hlsSessionApi({ hls: hls.service, publicUrl: config.publicUrl, tls: config.tls !== undefined }),
         );
         retentionSweeper = new RetentionSweeper({
           registry,
@@ -347,6 +375,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             ],
           }),
         );
+        for (const route of hls.routes) router.add(route);
         const dispatcher = new Dispatcher({ handler: router.handle, logger, metrics });
         const http1 = express();
         http1.disable('x-powered-by');
@@ -392,6 +421,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         await rtspIngest?.stop();
         videoArchive?.stop();
         await videoSweeper?.stop();
+        await liveEdge?.stop();
         await kmsMaintenance?.stop();
         envelope?.clear();
         await kms?.stop();
@@ -425,18 +455,17 @@ function findFfmpeg(config: Config, logger: Logger): string | undefined {
  */
 async function startRtmpIngest(
   config: Config,
-  dataDir: string,
+  secret: string,
   ffmpegPath: string,
   logger: Logger,
   streams: VideoStreamRegistry,
   sink: FragmentSink,
 ): Promise<RtmpIngest | undefined> {
   const ingestLogger = logger.child({ module: 'ingest' });
-  const secret = await resolvePublishSecret(config.publishSecret, dataDir);
   const ingest = new RtmpIngest({
     host: config.host,
     port: config.rtmpPort ?? 1935,
-    storeDir: join(dataDir, 'rtmp'),
+    storeDir: join(resolve(config.dataDir), 'rtmp'),
     ffmpegPath,
     logger: ingestLogger,
     gate: {
@@ -505,4 +534,35 @@ function startRtspIngest(
   });
   ingest.start();
   return ingest;
+}
+
+/** HLS playback: sessions signed with a key derived from the publish secret, the live edge, routes. */
+async function startHls(deps: {
+  config: Config;
+  logger: Logger;
+  redis: RedisClient;
+  registry: VideoStreamRegistry;
+  index: FragmentIndex;
+  store: ObjectStore;
+  sealer: ArchiveSealer;
+  clock: Clock;
+  publishSecret: string;
+}): Promise<{ service: HlsService; routes: HlsRoute[]; liveEdge: LiveEdge }> {
+  const logger = deps.logger.child({ module: 'hls' });
+  const subscriber = duplicateRedisClient(deps.redis, 'streamgate-live-edge');
+  subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'live-edge subscriber error'));
+  const liveEdge = new LiveEdge({ subscriber, logger });
+  await liveEdge.start();
+  const service = new HlsService({
+    registry: deps.registry,
+    index: deps.index,
+    store: deps.store,
+    sealer: deps.sealer,
+    redis: deps.redis,
+    tokens: new SessionTokens(deps.publishSecret),
+    clock: deps.clock,
+    liveEdge,
+    cache: new MediaCache(deps.config.hlsCacheBytes),
+  });
+  return { service, routes: hlsRoutes({ hls: service, logger }), liveEdge };
 }

@@ -16,6 +16,7 @@ export { errorResponse } from './aws/error-response.ts';
 export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
 export { archivedMediaApi } from './kinesis-video/archived-media-api.ts';
+export { hlsSessionApi } from './kinesis-video/hls-session-api.ts';
 export { kinesisVideoApi } from './kinesis-video/kinesis-video-api.ts';
 export { rtspSourceApi } from './kinesis-video/rtsp-source-api.ts';
 export { kmsApi } from './kms/kms-api.ts';

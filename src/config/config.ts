@@ -47,6 +47,7 @@ const envSchema = z.object({
     .transform((v) => (v === 'off' ? undefined : v)),
   STREAMGATE_PUBLISH_SECRET: z.string().trim().min(16, 'expected at least 16 characters').optional(),
   STREAMGATE_RTSP_PULL: z.enum(['on', 'off']).default('on'),
+  STREAMGATE_HLS_CACHE_MB: z.coerce.number().int().min(0).max(65_536).default(256),
   STREAMGATE_DATA_DIR: z.string().trim().min(1).default('./data'),
   STREAMGATE_REDIS_URL: z
     .string()
@@ -120,6 +121,8 @@ export interface Config {
   publishSecret: string | undefined;
   /** Whether this gateway pulls the configured RTSP cameras (one replica per camera, by lease). */
   rtspPull: boolean;
+  /** Decrypted HLS media kept in memory for live viewers (bytes). */
+  hlsCacheBytes: number;
   dataDir: string;
   /** Undefined means "the default, with the embedded fallback" (see redis/). */
   redisUrl: string | undefined;
@@ -181,6 +184,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rtmpPort: e.STREAMGATE_RTMP_PORT,
     publishSecret: e.STREAMGATE_PUBLISH_SECRET,
     rtspPull: e.STREAMGATE_RTSP_PULL === 'on',
+    hlsCacheBytes: e.STREAMGATE_HLS_CACHE_MB * 1024 * 1024,
     dataDir: e.STREAMGATE_DATA_DIR,
     redisUrl: e.STREAMGATE_REDIS_URL,
     s3:
@@ -220,6 +224,7 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_HTTP_PORT', '8080', 'the one HTTP port (HTTP/1.1 + h2c; h2 via ALPN with TLS)'],
   ['STREAMGATE_RTMP_PORT', '1935', 'RTMP ingest port, or off'],
   ['STREAMGATE_PUBLISH_SECRET', '(generated)', 'secret of RTMP publish tokens (all replicas must share it)'],
+  ['STREAMGATE_HLS_CACHE_MB', '256', 'decrypted HLS media kept in memory for live viewers (0 = none)'],
   [
     'STREAMGATE_RTSP_PULL',
     'on',

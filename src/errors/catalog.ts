@@ -61,6 +61,7 @@ export const errorCatalog = {
   InvalidDeviceException: client(400),
   ClientLimitExceededException: client(400, true),
   NotAuthorizedException: client(401),
+  NoDataRetentionException: client(400),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Name of a catalogued error. */

@@ -182,7 +182,9 @@ export class IngestSession {
       await Promise.race([accepted, aborted]);
     } catch (error) {
       if (signal.aborted) {
-        accepted.catch((late: unknown) => this.#options.logger.warn({ err: late }, 'abandoned fragment failed'));
+        accepted.catch((late: unknown) =>
+          this.#options.logger.warn({ err: late }, 'abandoned fragment failed'),
+        );
       }
       throw error;
     } finally {

@@ -27,6 +27,14 @@ export const ARCHIVE_WRITER_DEFAULTS = {
   retryMaxMs: 5_000,
 } as const;
 
+/** Receives an indexed object's plaintext: `key` is the fragment number or `init/<version>`. */
+export type IndexedListener = (stream: VideoStreamRecord, key: string, plaintext: Buffer) => void;
+
+/** The event's bytes as a Buffer, without a copy. */
+function plaintextOf(event: InitEvent | FragmentEvent): Buffer {
+  return Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.byteLength);
+}
+
 /** A write was dropped from a full queue (the store failed too long) or the writer stopped. */
 export class FragmentDroppedError extends Error {
   override name = 'FragmentDroppedError';
@@ -82,6 +90,7 @@ export class ArchiveWriter {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   readonly #onDropped: ((streamName: string) => void) | undefined;
+  readonly #onIndexed: IndexedListener | undefined;
   readonly #maxPending: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
@@ -98,6 +107,8 @@ export class ArchiveWriter {
     logger?: Logger | undefined;
     /** Called once per dropped write (for a metric). */
     onDropped?: ((streamName: string) => void) | undefined;
+    /** Called with the plaintext of each init segment and fragment once indexed (HLS's media cache). */
+    onIndexed?: IndexedListener | undefined;
     maxPendingPerStream?: number | undefined;
     retryBaseMs?: number | undefined;
     retryMaxMs?: number | undefined;
@@ -109,6 +120,7 @@ export class ArchiveWriter {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#onDropped = options.onDropped;
+    this.#onIndexed = options.onIndexed;
     this.#maxPending = options.maxPendingPerStream ?? ARCHIVE_WRITER_DEFAULTS.maxPendingPerStream;
     this.#retryBaseMs = options.retryBaseMs ?? ARCHIVE_WRITER_DEFAULTS.retryBaseMs;
     this.#retryMaxMs = options.retryMaxMs ?? ARCHIVE_WRITER_DEFAULTS.retryMaxMs;
@@ -238,7 +250,13 @@ export class ArchiveWriter {
         initContext(stream.arn, event.version),
       );
       await this.#putParts(objectKey, sealed.parts);
-      await this.#redis.hset(fragmentKeys.inits(stream.name, id), event.version, objectKey);
+      const counter = (await this.#redis.get(fragmentKeys.counter(stream.name, id))) ?? '0';
+      await this.#redis
+        .multi()
+        .hset(fragmentKeys.inits(stream.name, id), event.version, objectKey)
+        .zadd(fragmentKeys.initOrder(stream.name, id), 'NX', counter, event.version)
+        .exec();
+      this.#onIndexed?.(stream, `init/${event.version}`, plaintextOf(event));
       this.#stats.initsWritten += 1;
       return { kind: 'init', version: event.version, objectKey };
     }
@@ -265,10 +283,12 @@ export class ArchiveWriter {
       .hset(fragmentKeys.fragment(stream.name, id, number), metadataToHash(fragment))
       .zadd(fragmentKeys.byServerTime(stream.name, id), fragment.serverTimestampMs, number)
       .zadd(fragmentKeys.byProducerTime(stream.name, id), fragment.producerTimestampMs, number)
+      .publish(fragmentKeys.indexedChannel(stream.name), number)
       .exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (failed) throw new Error('indexing the fragment failed', { cause: failed });
     this.#stats.fragmentsWritten += 1;
+    this.#onIndexed?.(stream, number, plaintextOf(event));
     return { kind: 'fragment', fragment };
   }
 

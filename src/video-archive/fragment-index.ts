@@ -100,6 +100,33 @@ export class FragmentIndex {
     });
   }
 
+  /**
+   * The newest `count` fragments by `type` timestamp at or before `endMs` (default: now and later too),
+   * oldest first: the window of a live playlist.
+   */
+  async latest(
+    stream: VideoStreamRecord,
+    options: { type: FragmentTimestampType; count: number; endMs?: number | undefined },
+  ): Promise<FragmentMetadata[]> {
+    const id = streamIdOf(stream);
+    const key =
+      options.type === 'SERVER_TIMESTAMP'
+        ? fragmentKeys.byServerTime(stream.name, id)
+        : fragmentKeys.byProducerTime(stream.name, id);
+    const max = options.endMs === undefined ? '+inf' : String(options.endMs);
+    const numbers = await this.#redis.zrevrangebyscore(key, max, '-inf', 'LIMIT', 0, options.count);
+    return (await this.get(stream, numbers.reverse())).flatMap((f) => f ?? []);
+  }
+
+  /** How many init versions of the stream were first written before `initVersion` (0 for the first). */
+  async initRank(stream: VideoStreamRecord, initVersion: string): Promise<number> {
+    const rank = await this.#redis.zrank(
+      fragmentKeys.initOrder(stream.name, streamIdOf(stream)),
+      initVersion,
+    );
+    return rank ?? 0;
+  }
+
   /** Init segment version -> object key, for every init segment of the stream. */
   async initSegments(stream: VideoStreamRecord): Promise<Record<string, string>> {
     return this.#redis.hgetall(fragmentKeys.inits(stream.name, streamIdOf(stream)));

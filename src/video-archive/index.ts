@@ -3,7 +3,13 @@
 // indexed in Redis), the fragment index, the retention sweeper and playback (GetMediaForFragmentList,
 // GetClip, GetImages).
 // Imports errors/, redis/, storage/, logging/ and media/fmp4 types of ours; KMS and crypto only via ports.ts.
-export { type FragmentMetadata, streamIdOf, streamObjectPrefix } from './archive-layout.ts';
+export {
+  type FragmentMetadata,
+  fragmentContext,
+  initContext,
+  streamIdOf,
+  streamObjectPrefix,
+} from './archive-layout.ts';
 export {
   ARCHIVE_WRITER_DEFAULTS,
   ArchiveWriter,

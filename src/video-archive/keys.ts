@@ -38,6 +38,13 @@ export const fragmentKeys = {
     `kvs:{kvs:${streamName}}:f:${streamId}:n:${fragmentNumber}`,
   /** Hash: init segment version -> object key. */
   inits: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:inits`,
+  /**
+   * Sorted set: init segment version scored by the fragment counter when it was written (ZADD NX), so
+   * its fragments all score higher; the rank of a fragment's init counts the init changes before it.
+   */
+  initOrder: (streamName: string, streamId: string) => `kvs:{kvs:${streamName}}:f:${streamId}:init-order`,
+  /** Pub/sub channel: the number of each fragment once indexed (HLS live edge, every replica). */
+  indexedChannel: (streamName: string) => `kvs:{kvs:${streamName}}:indexed`,
   /** String: the retention sweeper's lock (SET NX PX; one replica sweeps at a time). */
   sweepLock: () => 'kvs:{kvs}:sweep-lock',
 } as const;

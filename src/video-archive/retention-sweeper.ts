@@ -122,6 +122,7 @@ export class VideoRetentionSweeper {
     await this.#deleteFragments(stream, '+inf');
     await this.#redis.del(
       fragmentKeys.inits(stream.name, id),
+      fragmentKeys.initOrder(stream.name, id),
       fragmentKeys.counter(stream.name, id),
       fragmentKeys.byServerTime(stream.name, id),
       fragmentKeys.byProducerTime(stream.name, id),

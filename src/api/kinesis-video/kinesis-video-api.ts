@@ -137,7 +137,7 @@ function decodeToken(token: string | undefined): string | undefined {
  * The gateway's base URL as the client reached it: `publicUrl` when configured, else the scheme
  * (X-Forwarded-Proto, else TLS or not) and the Host / :authority header of the request.
  */
-function baseUrlOf(context: OperationContext, publicUrl: string | undefined, tls: boolean): string {
+export function baseUrlOf(context: OperationContext, publicUrl: string | undefined, tls: boolean): string {
   if (publicUrl !== undefined) return publicUrl.replace(/\/+$/, '');
   const host = context.headers[':authority'] ?? context.headers.host;
   if (host === undefined || !/^[A-Za-z0-9.\-:[\]]+$/.test(host)) {

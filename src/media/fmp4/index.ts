@@ -12,5 +12,5 @@ export {
   type InitEvent,
   type TruncatedEvent,
 } from './fragmenter-events.ts';
-export type { InitTrack } from './init-segment.ts';
+export { describeInitSegment, type InitTrack } from './init-segment.ts';
 export { Mp4ParseError, type Mp4ParseErrorReason } from './mp4-parse-error.ts';

@@ -131,3 +131,13 @@ function parseTrak(bytes: Uint8Array, trak: ChildBox): InitTrack {
 function span(box: ChildBox): [number, number] {
   return [box.start, box.end];
 }
+
+/** The tracks of an init segment as the fragmenter emits it (`ftyp` when present, then `moov`). */
+export function describeInitSegment(bytes: Uint8Array): InitTrack[] {
+  let boxStart = 0; // top-level boxes are contiguous: each starts where the previous ended
+  for (const box of childBoxes(bytes, 0, bytes.byteLength, 'init segment')) {
+    if (box.type === 'moov') return parseMoov(bytes.subarray(boxStart, box.end)).tracks;
+    boxStart = box.end;
+  }
+  throw new Mp4ParseError('malformed', 'the init segment has no moov box');
+}

@@ -9,6 +9,7 @@ describe('loadConfig', () => {
       httpPort: 8080,
       rtmpPort: 1935,
       rtspPull: true,
+      hlsCacheBytes: 256 * 1024 * 1024,
       dataDir: './data',
       redisUrl: undefined,
       s3: undefined,
