@@ -29,6 +29,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # bin/streamgate.js only rebuilds when src/ exists; the image has no src/, so it runs dist/cli.js as is.
 COPY bin ./bin
+COPY public ./public
 
 # Owned by `node` so a fresh named volume mounted here (docker-compose.yml) starts out writable.
 RUN mkdir -p /var/lib/streamgate && chown node:node /var/lib/streamgate

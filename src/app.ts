@@ -20,6 +20,7 @@ import {
   secretLookup,
 } from './api/index.ts';
 import type { Config } from './config/index.ts';
+import { consoleRoutes } from './console/index.ts';
 import { Envelope } from './crypto/index.ts';
 import {
   RecordIO,
@@ -375,7 +376,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             ],
           }),
         );
-        for (const route of hls.routes) router.add(route);
+        for (const route of [...hls.routes, ...(await consoleRoutes())]) router.add(route);
         const dispatcher = new Dispatcher({ handler: router.handle, logger, metrics });
         const http1 = express();
         http1.disable('x-powered-by');

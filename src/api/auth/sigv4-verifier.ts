@@ -113,7 +113,9 @@ export class SigV4Verifier {
         request,
         queryObject(request.query, NO_PARAMS),
         pickHeaders(request.headers, signedHeaders, payloadHash),
-        payloadHash === undefined ? request.body : undefined,
+        // An x-amz-content-sha256 header that is sent but not signed (legal outside S3) does not
+        // stand for the payload in the canonical request: the body is hashed then.
+        payloadHash === undefined || !signedHeaders.has('x-amz-content-sha256') ? request.body : undefined,
       ),
       {
         signingDate: scope.date,

@@ -71,6 +71,37 @@ async function rejection(promise: Promise<unknown>): Promise<ServiceError> {
 }
 
 describe('SigV4Verifier, header form', () => {
+  it('hashes the body when x-amz-content-sha256 is sent but not signed (as the player page does)', async () => {
+    const request = await signed();
+    const browserLike = new SignatureV4({
+      service: 'kinesis',
+      region: 'us-east-1',
+      sha256: Hash.bind(null, 'sha256'),
+      credentials: KEY,
+      applyChecksum: false,
+    });
+    const unsigned = await browserLike.sign(
+      new HttpRequest({
+        method: 'POST',
+        protocol: 'http:',
+        hostname: '127.0.0.1',
+        port: 8080,
+        path: '/',
+        headers: { host: '127.0.0.1:8080', 'x-amz-target': 'Kinesis_20131202.ListStreams' },
+        body,
+      }),
+      { signingDate: new Date(NOW), unsignableHeaders: new Set(['x-amz-target']) },
+    );
+    const headers: Record<string, string> = { 'x-amz-content-sha256': await sha256Hex(body) };
+    for (const [k, v] of Object.entries(unsigned.headers)) headers[k.toLowerCase()] = v;
+    expect(headers.authorization).toContain('SignedHeaders=host;x-amz-date,');
+    await expect(verifier.verify({ ...request, headers }, ['kinesis'])).resolves.toMatchObject({
+      service: 'kinesis',
+    });
+    const tampered = { ...request, headers, body: Buffer.from('{"StreamName":"s2"}') };
+    expect((await rejection(verifier.verify(tampered, ['kinesis']))).code).toBe('InvalidSignatureException');
+  });
+
   it('accepts an HTTP/1.1 signature over host', async () => {
     await expect(verifier.verify(await signed(), ['kinesis'])).resolves.toEqual({
       accessKeyId: KEY.accessKeyId,
