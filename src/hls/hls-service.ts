@@ -258,7 +258,7 @@ export class HlsService {
       throw new ServiceError('NotAuthorizedException', 'The session token is not valid.');
     let stream: VideoStreamRecord;
     try {
-      stream = await this.#registry.describe({ name: verified.streamName });
+      stream = await this.#describe(verified.streamName);
     } catch {
       throw new ServiceError(
         'ResourceNotFoundException',
@@ -273,6 +273,20 @@ export class HlsService {
     }
     return { session: verified, stream };
   }
+
+  /** DescribeStream, remembered for 500 ms: every playlist and media request checks its stream. */
+  #describe(name: string): Promise<VideoStreamRecord> {
+    const now = this.#clock.now();
+    const cached = this.#streams.get(name);
+    if (cached && now - cached.atMs < 500) return cached.stream;
+    const stream = this.#registry.describe({ name });
+    this.#streams.set(name, { atMs: now, stream });
+    if (this.#streams.size > 1000) this.#streams.delete(this.#streams.keys().next().value as string);
+    stream.catch(() => this.#streams.delete(name));
+    return stream;
+  }
+
+  readonly #streams = new Map<string, { atMs: number; stream: Promise<VideoStreamRecord> }>();
 
   async #initSegment(stream: VideoStreamRecord, version: string): Promise<Buffer> {
     return this.#cache.through(`${streamIdOf(stream)}/init/${version}`, async () => {
@@ -307,10 +321,38 @@ export class HlsService {
     return page.fragments;
   }
 
+  /**
+   * The LIVE window, shared by every viewer of the stream until the live edge moves (or 250 ms pass,
+   * should a pub/sub message be lost): a blocking reload wakes all its viewers at once, and they
+   * would otherwise each read the same few index entries.
+   */
+  async #liveWindow(
+    stream: VideoStreamRecord,
+    type: TimestampType,
+    count: number,
+  ): Promise<FragmentMetadata[]> {
+    const key = `${streamIdOf(stream)}/${type}/${count}`;
+    const edge = this.#liveEdge.newest(stream.name) ?? -1;
+    const now = this.#clock.now();
+    const cached = this.#liveWindows.get(key);
+    if (cached && cached.edge === edge && edge >= 0 && now - cached.atMs < 250) return cached.window;
+    const window = this.#index.latest(stream, { type, count });
+    this.#liveWindows.set(key, { edge, atMs: now, window });
+    if (this.#liveWindows.size > 1000)
+      this.#liveWindows.delete(this.#liveWindows.keys().next().value as string);
+    window.catch(() => this.#liveWindows.delete(key));
+    return window;
+  }
+
+  readonly #liveWindows = new Map<
+    string,
+    { edge: number; atMs: number; window: Promise<FragmentMetadata[]> }
+  >();
+
   /** The fragments a playlist shows now. */
   async #window(session: HlsSession, stream: VideoStreamRecord): Promise<FragmentMetadata[]> {
     const type = session.timestampType;
-    if (session.mode === 'LIVE') return this.#index.latest(stream, { type, count: session.maxFragments });
+    if (session.mode === 'LIVE') return this.#liveWindow(stream, type, session.maxFragments);
     if (session.mode === 'LIVE_REPLAY') {
       const startMs = session.startMs ?? session.createdMs;
       const cursorMs = startMs + (this.#clock.now() - session.createdMs);
