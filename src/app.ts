@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import express from 'express';
-import { Counter } from 'prom-client';
+import { Counter, Gauge } from 'prom-client';
 import {
   type AccessKeyPair,
   ApiRouter,
@@ -41,6 +41,7 @@ import { connectRedis, pingRedis, type RedisConnection } from './redis/index.ts'
 import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storage/index.ts';
 import { ShardLogs } from './stream-log/index.ts';
 import {
+  ArchiveSpool,
   ArchiveWriter,
   FragmentDroppedError,
   FragmentIndex,
@@ -260,7 +261,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         const videoLogger = logger.child({ module: 'video-archive' });
         const archiveDropped = new Counter({
           name: 'streamgate_video_archive_dropped_fragments_total',
-          help: 'Archive writes (fragments, init segments) dropped from a full per-stream queue.',
+          help: 'Archive writes (fragments, init segments) dropped from a full per-stream backlog (memory and spool).',
           registers: [metrics.registry],
         });
         const writer = new ArchiveWriter({
@@ -271,8 +272,29 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           clock,
           logger: videoLogger,
           onDropped: () => archiveDropped.inc(),
+          spool:
+            config.videoSpoolMaxBytes > 0 ? new ArchiveSpool({ rootDir: join(dataDir, 'spool') }) : undefined,
+          maxMemoryBytesPerStream: config.videoBacklogMemoryBytes,
+          maxSpoolBytesPerStream: config.videoSpoolMaxBytes,
         });
         videoArchive = writer;
+        new Gauge({
+          name: 'streamgate_video_archive_spool_bytes',
+          help: 'Bytes of sealed archive writes waiting in the disk spool (storage slow or down).',
+          registers: [metrics.registry],
+          collect() {
+            this.set(writer.stats().spoolBytes);
+          },
+        });
+        new Gauge({
+          name: 'streamgate_video_archive_backlog_writes',
+          help: 'Archive writes waiting for storage, in memory and in the spool.',
+          registers: [metrics.registry],
+          collect() {
+            this.set(writer.stats().pendingWrites);
+          },
+        });
+        await writer.start(); // queues writes a previous process left in the spool
         const sweeper = new VideoRetentionSweeper({
           redis: redis.client,
           store: objectStore,
@@ -361,7 +383,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
         await rtmpIngest?.stop();
-        videoArchive?.stop();
+        await videoArchive?.stop();
         await videoSweeper?.stop();
         await kmsMaintenance?.stop();
         envelope?.clear();
@@ -423,12 +445,15 @@ async function startRtmpIngest(
     },
     sink: {
       accept: async (streamName, event) => {
-        try {
-          await writer.write(streamName, event);
-        } catch (error) {
-          // A full queue already counted and logged the drop; the publisher keeps going.
-          if (!(error instanceof FragmentDroppedError)) throw error;
-        }
+        // Wait until the write is held (memory or spool), not until it is stored: a slow or failing
+        // object store must not stall the publisher (the backlog is bounded, then drops the oldest).
+        const { persisted } = await writer.enqueue(streamName, event);
+        persisted.catch((error: unknown) => {
+          // A full backlog already counted and logged the drop; the publisher keeps going.
+          if (!(error instanceof FragmentDroppedError)) {
+            ingestLogger.error({ err: error, streamName }, 'archive write failed');
+          }
+        });
       },
     },
   });
