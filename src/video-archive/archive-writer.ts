@@ -90,6 +90,8 @@ interface StreamQueue {
   pending: PendingWrite[];
   running: boolean;
   drainer: Promise<void> | undefined;
+  /** The write whose store attempt is running now. */
+  attempting: PendingWrite | undefined;
   memoryCount: number;
   memoryBytes: number;
   spoolBytes: number;
@@ -356,6 +358,7 @@ export class ArchiveWriter {
         pending: [],
         running: false,
         drainer: undefined,
+        attempting: undefined,
         memoryCount: 0,
         memoryBytes: 0,
         spoolBytes: 0,
@@ -476,19 +479,27 @@ export class ArchiveWriter {
     return { record: { kind: 'fragment', streamName: stream.name, streamId: id, fragment }, parts };
   }
 
+  /** Whether a new write must go to the spool: never when nothing waits (a healthy store never touches disk). */
   #memoryFull(queue: StreamQueue, sizeBytes: number): boolean {
+    if (queue.pending.length === 0) return false;
     return queue.memoryCount >= this.#maxPending || queue.memoryBytes + sizeBytes > this.#maxMemoryBytes;
   }
 
-  /** Drops the oldest writes (never the newest) while the backlog is past its bounds. */
+  /**
+   * Drops the oldest writes while the backlog is past its bounds; never the newest, and never the one
+   * being stored at this moment (its put or index may still succeed: it would be stored yet counted
+   * as dropped). A write waiting between retries may be dropped.
+   */
   #enforceBounds(queue: StreamQueue): void {
     const over = () =>
       this.#spool !== undefined
         ? queue.memoryBytes + queue.spoolBytes > this.#maxMemoryBytes + this.#maxSpoolBytes
         : queue.memoryCount > this.#maxPending || queue.memoryBytes > this.#maxMemoryBytes;
-    while (over() && queue.pending.length > 1) {
-      const oldest = queue.pending.shift();
-      if (oldest) this.#drop(queue, oldest, 'backlog full');
+    while (over()) {
+      const oldest = queue.pending[0] === queue.attempting ? 1 : 0;
+      if (oldest >= queue.pending.length - 1) break;
+      const [write] = queue.pending.splice(oldest, 1);
+      if (write) this.#drop(queue, write, 'backlog full');
     }
   }
 
@@ -540,8 +551,16 @@ export class ArchiveWriter {
       for (let write = queue.pending[0]; write !== undefined; write = queue.pending[0]) {
         const result = await this.#persistWithRetry(queue, write);
         if (this.#isStopped()) return;
+        const entry = write.spooled;
+        if (result !== undefined && entry !== undefined && this.#spool !== undefined && !write.released) {
+          // Stored and indexed: the file goes before the write leaves the backlog (a crash in between
+          // stores it once more, under the same key and number).
+          await this.#spool.remove(entry).catch((error: unknown) => {
+            this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
+          });
+        }
         if (queue.pending[0] === write) queue.pending.shift();
-        this.#release(queue, write, { keepFile: false });
+        this.#release(queue, write, { keepFile: result !== undefined });
         if (result !== undefined) write.resolve(result);
       }
     } finally {
@@ -565,21 +584,26 @@ export class ArchiveWriter {
         }
       }
       if (parts === undefined) throw new Error('archive write holds neither parts nor a spool file');
+      let failure: unknown;
+      queue.attempting = write; // the write being stored right now is never dropped (see #enforceBounds)
       try {
         return await this.#persist(write, parts);
       } catch (error) {
-        if (write.dropped || this.#isStopped()) return undefined;
-        this.#stats.retries += 1;
-        const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
-        this.#logger?.warn(
-          { err: error, stream: write.stream.name, attempt, delayMs, backlog: queue.pending.length },
-          'archive write failed; retrying',
-        );
-        try {
-          await sleep(delayMs, undefined, { signal: this.#abort.signal });
-        } catch {
-          return undefined; // stopped
-        }
+        failure = error;
+      } finally {
+        queue.attempting = undefined;
+      }
+      if (write.dropped || this.#isStopped()) return undefined;
+      this.#stats.retries += 1;
+      const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
+      this.#logger?.warn(
+        { err: failure, stream: write.stream.name, attempt, delayMs, backlog: queue.pending.length },
+        'archive write failed; retrying',
+      );
+      try {
+        await sleep(delayMs, undefined, { signal: this.#abort.signal });
+      } catch {
+        return undefined; // stopped
       }
     }
   }
