@@ -207,6 +207,28 @@ describe('RtmpIngest', () => {
     expect(sink.overlapping).toBe(0);
   }, 30_000);
 
+  it('delivers a video-only publish while it is live, not only when it ends', async () => {
+    // NMS's FLV header declares an audio track every publisher has; ffmpeg would wait for it.
+    const sink = new CollectingSink();
+    const { port } = await startIngest(sink, new TestGate(['cam1']));
+    const url = `rtmp://127.0.0.1:${port}/live/cam1?key=${publishToken(secret, 'cam1')}`;
+    const child = spawn(
+      ffmpegPath,
+      [
+        ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-re'],
+        ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '20'],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-f', 'flv', url],
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    children.add(child);
+    await expect.poll(() => sink.fragments('cam1').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    expect(child.exitCode).toBeNull(); // still publishing
+    expect(sink.inits('cam1')[0]?.tracks.map((track) => track.codec)).toEqual([
+      expect.stringMatching(/^avc1\./),
+    ]);
+  }, 30_000);
+
   it('treats a reconnect as a fresh publish at once (no 30 s grace window, no replayed GOP)', async () => {
     const sink = new CollectingSink();
     const { ingest, port } = await startIngest(sink, new TestGate(['cam1']));
