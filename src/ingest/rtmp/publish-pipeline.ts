@@ -49,6 +49,11 @@ export class PublishPipeline {
     this.done = this.#run();
   }
 
+  /** Init segments delivered (or being delivered) so far. */
+  get inits(): number {
+    return this.#inits;
+  }
+
   /** Process id of the ffmpeg child (for diagnostics). */
   get ffmpegPid(): number | undefined {
     return this.#ffmpeg.pid;
