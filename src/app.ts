@@ -81,6 +81,12 @@ export interface AppOverrides {
   kmsMaintenanceIntervalMs?: number;
   /** Period of the Data Streams retention sweep; default one minute. */
   retentionSweepIntervalMs?: number;
+  /** RTMP: close an admitted publisher silent this long; default RTMP_INGEST_DEFAULTS.idleTimeoutMs. */
+  rtmpIdleTimeoutMs?: number;
+  /** RTMP: close a connection not admitted this long after connecting; default 10 s. */
+  rtmpAdmissionTimeoutMs?: number;
+  /** RTMP: close an admitted publish whose media gives no init segment this long; default 15 s. */
+  rtmpMediaStartTimeoutMs?: number;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -311,7 +317,15 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         sweeper.start();
         const ffmpegPath = findFfmpeg(config, logger);
         if (config.rtmpPort !== undefined && ffmpegPath !== undefined) {
-          rtmpIngest = await startRtmpIngest(config, dataDir, ffmpegPath, logger, videoStreams, writer);
+          rtmpIngest = await startRtmpIngest(
+            config,
+            dataDir,
+            ffmpegPath,
+            logger,
+            videoStreams,
+            writer,
+            overrides,
+          );
         }
         aws.registerRestJsonService(
           archivedMediaApi({
@@ -423,6 +437,7 @@ async function startRtmpIngest(
   logger: Logger,
   streams: VideoStreamRegistry,
   writer: ArchiveWriter,
+  overrides: AppOverrides,
 ): Promise<RtmpIngest | undefined> {
   const ingestLogger = logger.child({ module: 'ingest' });
   const secret = await resolvePublishSecret(config.publishSecret, dataDir);
@@ -432,6 +447,13 @@ async function startRtmpIngest(
     storeDir: join(dataDir, 'rtmp'),
     ffmpegPath,
     logger: ingestLogger,
+    ...(overrides.rtmpIdleTimeoutMs !== undefined ? { idleTimeoutMs: overrides.rtmpIdleTimeoutMs } : {}),
+    ...(overrides.rtmpAdmissionTimeoutMs !== undefined
+      ? { admissionTimeoutMs: overrides.rtmpAdmissionTimeoutMs }
+      : {}),
+    ...(overrides.rtmpMediaStartTimeoutMs !== undefined
+      ? { mediaStartTimeoutMs: overrides.rtmpMediaStartTimeoutMs }
+      : {}),
     gate: {
       authorize: async (streamName, token) => {
         if (!verifyPublishToken(secret, streamName, token)) return false;
