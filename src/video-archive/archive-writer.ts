@@ -5,6 +5,7 @@ import type { Logger } from '../logging/index.ts';
 import type { FragmentEvent, InitEvent } from '../media/fmp4/index.ts';
 import type { RedisClient } from '../redis/index.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { ArchiveBacklog } from './archive-backlog.ts';
 import {
   type FragmentMetadata,
   formatFragmentNumber,
@@ -74,27 +75,23 @@ export interface ArchiveWriterStats {
 interface PendingWrite {
   stream: VideoStreamRecord;
   record: SpoolRecord;
+  readonly location: 'memory' | 'spool';
   /** Sealed bytes (memory) or file bytes (spool). */
-  sizeBytes: number;
+  readonly sizeBytes: number;
   /** The sealed envelope [header, ciphertext] while the write is held in memory. */
   parts: [Buffer, Buffer] | undefined;
-  /** The spool file while the write is held on disk. */
-  spooled: SpoolEntry | undefined;
+  /** The spool file of a write held on disk. */
+  readonly spooled: SpoolEntry | undefined;
   resolve(result: WriteResult): void;
   reject(error: Error): void;
+  /** Out of the backlog without being stored (dropped, stream deleted, writer stopped). */
   dropped: boolean;
-  released: boolean;
 }
 
 interface StreamQueue {
-  pending: PendingWrite[];
+  backlog: ArchiveBacklog<PendingWrite>;
   running: boolean;
   drainer: Promise<void> | undefined;
-  /** The write whose store attempt is running now. */
-  attempting: PendingWrite | undefined;
-  memoryCount: number;
-  memoryBytes: number;
-  spoolBytes: number;
   /** Producer time origin when the producer gives none: server time minus decode time of the first fragment. */
   producerOriginMs: number | undefined;
 }
@@ -207,25 +204,23 @@ export class ArchiveWriter {
       }
       const queue = this.#queueOf(id);
       for (const entry of entries) {
-        queue.pending.push({
+        this.#push(queue, {
           stream,
           record: entry.record,
+          location: 'spool',
           sizeBytes: entry.sizeBytes,
           parts: undefined,
           spooled: entry,
           resolve: ignore,
           reject: ignore,
           dropped: false,
-          released: false,
         });
-        queue.spoolBytes += entry.sizeBytes;
       }
       this.#stats.recovered += entries.length;
       this.#logger?.info(
         { stream: name, writes: entries.length },
         'draining writes recovered from the spool',
       );
-      this.#kick(queue);
     }
   }
 
@@ -270,10 +265,10 @@ export class ArchiveWriter {
     let pendingWrites = 0;
     let memoryBytes = 0;
     let spoolBytes = 0;
-    for (const queue of this.#queues.values()) {
-      pendingWrites += queue.pending.length;
-      memoryBytes += queue.memoryBytes;
-      spoolBytes += queue.spoolBytes;
+    for (const { backlog } of this.#queues.values()) {
+      pendingWrites += backlog.length;
+      memoryBytes += backlog.memoryBytes;
+      spoolBytes += backlog.spoolBytes;
     }
     return { ...this.#stats, pendingWrites, memoryBytes, spoolBytes };
   }
@@ -283,7 +278,7 @@ export class ArchiveWriter {
     const id = streamIdOf(stream);
     const queue = this.#queues.get(id);
     if (queue) {
-      for (const write of queue.pending.splice(0)) this.#drop(queue, write, 'stream deleted', false);
+      for (const write of queue.backlog.removeAll()) this.#drop(write, 'stream deleted', false);
       this.#queues.delete(id);
     }
     this.#spool?.removeStream(id).catch((error: unknown) => {
@@ -314,11 +309,11 @@ export class ArchiveWriter {
       const drainers: Promise<void>[] = [];
       for (const queue of this.#queues.values()) {
         if (queue.drainer) drainers.push(queue.drainer);
-        const left = queue.pending.splice(0);
+        const left = queue.backlog.removeAll();
         await this.#spoolOnStop(left);
         for (const write of left) {
-          this.#release(queue, write, { keepFile: true });
           write.dropped = true;
+          write.parts = undefined;
           write.reject(new FragmentDroppedError('archive write dropped: writer stopped'));
         }
       }
@@ -333,7 +328,7 @@ export class ArchiveWriter {
     if (spool === undefined) return;
     let spooled = 0;
     for (const write of writes) {
-      if (write.parts === undefined || write.released) continue;
+      if (write.parts === undefined) continue;
       try {
         await spool.append(write.record, write.parts);
         spooled += 1;
@@ -355,13 +350,13 @@ export class ArchiveWriter {
     let queue = this.#queues.get(id);
     if (!queue) {
       queue = {
-        pending: [],
+        backlog: new ArchiveBacklog({
+          maxMemoryWrites: this.#maxPending,
+          maxMemoryBytes: this.#maxMemoryBytes,
+          maxSpoolBytes: this.#spool === undefined ? undefined : this.#maxSpoolBytes,
+        }),
         running: false,
         drainer: undefined,
-        attempting: undefined,
-        memoryCount: 0,
-        memoryBytes: 0,
-        spoolBytes: 0,
         producerOriginMs: undefined,
       };
       this.#queues.set(id, queue);
@@ -396,21 +391,11 @@ export class ArchiveWriter {
       settle = { resolve, reject };
     });
     persisted.catch(ignore); // a caller that only awaits acceptance must not see an unhandled rejection
-    const write: PendingWrite = {
-      stream,
-      record,
-      sizeBytes: parts[0].length + parts[1].length,
-      parts,
-      spooled: undefined,
-      ...settle,
-      dropped: false,
-      released: false,
-    };
-    if (this.#spool !== undefined && this.#memoryFull(queue, write.sizeBytes)) {
+    const sealedBytes = parts[0].length + parts[1].length;
+    let spooled: SpoolEntry | undefined;
+    if (this.#spool !== undefined && queue.backlog.placeFor(sealedBytes) === 'spool') {
       try {
-        write.spooled = await this.#spool.append(record, parts);
-        write.sizeBytes = write.spooled.sizeBytes;
-        write.parts = undefined;
+        spooled = await this.#spool.append(record, parts);
         this.#stats.spooled += 1;
       } catch (error) {
         this.#logger?.error(
@@ -419,19 +404,22 @@ export class ArchiveWriter {
         );
       }
     }
+    const write: PendingWrite = {
+      stream,
+      record,
+      location: spooled === undefined ? 'memory' : 'spool',
+      sizeBytes: spooled?.sizeBytes ?? sealedBytes,
+      parts: spooled === undefined ? parts : undefined,
+      spooled,
+      ...settle,
+      dropped: false,
+    };
     if (this.#isStopped() || this.#queues.get(id) !== queue) {
       // Stopped or stream deleted while spooling: a spool file stays for the next start (or goes with the stream).
       write.reject(new FragmentDroppedError('archive write dropped: writer stopped'));
       return { persisted };
     }
-    if (write.spooled) queue.spoolBytes += write.sizeBytes;
-    else {
-      queue.memoryCount += 1;
-      queue.memoryBytes += write.sizeBytes;
-    }
-    queue.pending.push(write);
-    this.#enforceBounds(queue);
-    this.#kick(queue);
+    this.#push(queue, write);
     return { persisted };
   }
 
@@ -479,33 +467,24 @@ export class ArchiveWriter {
     return { record: { kind: 'fragment', streamName: stream.name, streamId: id, fragment }, parts };
   }
 
-  /** Whether a new write must go to the spool: never when nothing waits (a healthy store never touches disk). */
-  #memoryFull(queue: StreamQueue, sizeBytes: number): boolean {
-    if (queue.pending.length === 0) return false;
-    return queue.memoryCount >= this.#maxPending || queue.memoryBytes + sizeBytes > this.#maxMemoryBytes;
+  /** Appends to the backlog, drops what no longer fits, and makes sure the stream drains. */
+  #push(queue: StreamQueue, write: PendingWrite): void {
+    for (const dropped of queue.backlog.push(write)) this.#drop(dropped, 'backlog full');
+    if (queue.running) return;
+    queue.running = true;
+    queue.drainer = this.#drain(queue);
   }
 
-  /**
-   * Drops the oldest writes while the backlog is past its bounds; never the newest, and never the one
-   * being stored at this moment (its put or index may still succeed: it would be stored yet counted
-   * as dropped). A write waiting between retries may be dropped.
-   */
-  #enforceBounds(queue: StreamQueue): void {
-    const over = () =>
-      this.#spool !== undefined
-        ? queue.memoryBytes + queue.spoolBytes > this.#maxMemoryBytes + this.#maxSpoolBytes
-        : queue.memoryCount > this.#maxPending || queue.memoryBytes > this.#maxMemoryBytes;
-    while (over()) {
-      const oldest = queue.pending[0] === queue.attempting ? 1 : 0;
-      if (oldest >= queue.pending.length - 1) break;
-      const [write] = queue.pending.splice(oldest, 1);
-      if (write) this.#drop(queue, write, 'backlog full');
-    }
-  }
-
-  #drop(queue: StreamQueue, write: PendingWrite, reason: string, count = true): void {
-    this.#release(queue, write, { keepFile: false });
+  /** Fails a write already taken out of the backlog; deletes its spool file; counts it when `count`. */
+  #drop(write: PendingWrite, reason: string, count = true): void {
     write.dropped = true;
+    write.parts = undefined;
+    const entry = write.spooled;
+    if (entry !== undefined && this.#spool !== undefined) {
+      this.#spool.remove(entry).catch((error: unknown) => {
+        this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
+      });
+    }
     if (count) {
       this.#stats.dropped += 1;
       this.#onDropped?.(write.stream.name);
@@ -522,46 +501,27 @@ export class ArchiveWriter {
     write.reject(new FragmentDroppedError(`archive write dropped: ${reason}`));
   }
 
-  /** Takes a write out of the backlog's accounting (once) and deletes its spool file unless kept. */
-  #release(queue: StreamQueue, write: PendingWrite, options: { keepFile: boolean }): void {
-    if (write.released) return;
-    write.released = true;
-    write.parts = undefined;
-    const entry = write.spooled;
-    if (entry === undefined) {
-      queue.memoryCount -= 1;
-      queue.memoryBytes -= write.sizeBytes;
-      return;
-    }
-    queue.spoolBytes -= write.sizeBytes;
-    if (options.keepFile || this.#spool === undefined) return;
-    this.#spool.remove(entry).catch((error: unknown) => {
-      this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
-    });
-  }
-
-  #kick(queue: StreamQueue): void {
-    if (queue.running || queue.pending.length === 0) return;
-    queue.running = true;
-    queue.drainer = this.#drain(queue);
-  }
-
+  /** Stores the backlog's head until it is empty (or the writer stops). */
   async #drain(queue: StreamQueue): Promise<void> {
     try {
-      for (let write = queue.pending[0]; write !== undefined; write = queue.pending[0]) {
+      for (let write = queue.backlog.head(); write !== undefined; write = queue.backlog.head()) {
         const result = await this.#persistWithRetry(queue, write);
         if (this.#isStopped()) return;
+        if (result === undefined) {
+          queue.backlog.remove(write); // dropped meanwhile (already out of the backlog)
+          continue;
+        }
         const entry = write.spooled;
-        if (result !== undefined && entry !== undefined && this.#spool !== undefined && !write.released) {
+        if (entry !== undefined && this.#spool !== undefined) {
           // Stored and indexed: the file goes before the write leaves the backlog (a crash in between
           // stores it once more, under the same key and number).
           await this.#spool.remove(entry).catch((error: unknown) => {
             this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
           });
         }
-        if (queue.pending[0] === write) queue.pending.shift();
-        this.#release(queue, write, { keepFile: result !== undefined });
-        if (result !== undefined) write.resolve(result);
+        queue.backlog.remove(write);
+        write.parts = undefined;
+        write.resolve(result);
       }
     } finally {
       queue.running = false;
@@ -579,25 +539,27 @@ export class ArchiveWriter {
         } catch (error) {
           if (!(error instanceof SpoolFileError) && (error as NodeJS.ErrnoException).code !== 'ENOENT')
             throw error;
-          if (!write.dropped) this.#drop(queue, write, `spool file unreadable: ${(error as Error).message}`);
+          if (queue.backlog.remove(write)) {
+            this.#drop(write, `spool file unreadable: ${(error as Error).message}`);
+          }
           return undefined;
         }
       }
       if (parts === undefined) throw new Error('archive write holds neither parts nor a spool file');
       let failure: unknown;
-      queue.attempting = write; // the write being stored right now is never dropped (see #enforceBounds)
+      queue.backlog.attempting = write; // the write being stored right now is never dropped
       try {
         return await this.#persist(write, parts);
       } catch (error) {
         failure = error;
       } finally {
-        queue.attempting = undefined;
+        queue.backlog.attempting = undefined;
       }
       if (write.dropped || this.#isStopped()) return undefined;
       this.#stats.retries += 1;
       const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
       this.#logger?.warn(
-        { err: failure, stream: write.stream.name, attempt, delayMs, backlog: queue.pending.length },
+        { err: failure, stream: write.stream.name, attempt, delayMs, backlog: queue.backlog.length },
         'archive write failed; retrying',
       );
       try {
