@@ -5,7 +5,7 @@ import type { FragmentMetadata } from './archive-layout.ts';
 // The disk half of the archive writer's backlog: one file per pending write under
 // `<root>/<stream-id>/<sequence>.spool`, holding the SEALED envelope parts (never plaintext media)
 // and what indexing needs. A file exists from the moment it is durable (written to a temporary name,
-// fsynced, renamed) until its write was stored and indexed.
+// fsynced, renamed, directory fsynced) until its write was stored and indexed.
 
 /** What a spooled write stores and indexes once the object store answers again. */
 export type SpoolRecord =
@@ -71,6 +71,16 @@ function decode(file: string, bytes: Buffer): { record: SpoolRecord; parts: [Buf
   const headerEnd = jsonEnd + 4 + bytes.readUInt32BE(jsonEnd);
   if (headerEnd > bytes.length) throw fail('truncated envelope header');
   return { record, parts: [bytes.subarray(jsonEnd + 4, headerEnd), bytes.subarray(headerEnd)] };
+}
+
+/** fsync of a directory, so entries created or renamed in it are durable. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 const sequenceName = (sequence: number) => `${String(sequence).padStart(16, '0')}${SUFFIX}`;
@@ -147,6 +157,7 @@ export class ArchiveSpool {
       await handle.close();
     }
     await rename(temp, file);
+    await syncDirectory(dir); // the rename itself survives a power loss, not only a process crash
     return { file, sizeBytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), record };
   }
 
