@@ -8,6 +8,8 @@ export interface BacklogItem {
   readonly location: 'memory' | 'spool';
   /** Sealed bytes (memory) or file bytes (spool). */
   readonly sizeBytes: number;
+  /** Init segments are dropped only when no fragment can be: fragments after one need it to decode. */
+  readonly kind: 'init' | 'fragment';
 }
 
 /** Bounds of one stream's backlog. */
@@ -23,8 +25,9 @@ export interface BacklogBounds {
  * One stream's waiting writes in write order (the order they are stored in, wherever they are held),
  * with their memory and spool totals. New writes go to the spool only while older ones wait and
  * memory is full, so a healthy store never touches the disk. Past memory plus spool (or, without a
- * spool, past the memory bounds) the oldest writes are dropped: never the newest, and never the one
- * whose store attempt is running (it may still succeed).
+ * spool, past the memory bounds) the oldest fragments are dropped (init segments only when nothing
+ * else can go): never the newest write, and never the one whose store attempt is running (it may
+ * still succeed).
  */
 export class ArchiveBacklog<W extends BacklogItem> {
   readonly #bounds: BacklogBounds;
@@ -71,14 +74,26 @@ export class ArchiveBacklog<W extends BacklogItem> {
     this.#count(item, 1);
     const dropped: W[] = [];
     while (this.#over()) {
-      const oldest = this.#items[0] === this.attempting ? 1 : 0;
-      if (oldest >= this.#items.length - 1) break;
-      const [write] = this.#items.splice(oldest, 1);
+      const victim = this.#victim();
+      if (victim < 0) break;
+      const [write] = this.#items.splice(victim, 1);
       if (write === undefined) break;
       this.#count(write, -1);
       dropped.push(write);
     }
     return dropped;
+  }
+
+  /** Index of the write to drop: the oldest fragment, else the oldest init; never the newest or attempting. */
+  #victim(): number {
+    let oldestInit = -1;
+    for (let i = 0; i < this.#items.length - 1; i += 1) {
+      const item = this.#items[i];
+      if (item === undefined || item === this.attempting) continue;
+      if (item.kind === 'fragment') return i;
+      if (oldestInit < 0) oldestInit = i;
+    }
+    return oldestInit;
   }
 
   /** Takes a write out (stored, dropped or abandoned); false when it was not in the backlog. */

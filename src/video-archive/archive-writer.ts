@@ -75,6 +75,7 @@ export interface ArchiveWriterStats {
 interface PendingWrite {
   stream: VideoStreamRecord;
   record: SpoolRecord;
+  readonly kind: 'init' | 'fragment';
   readonly location: 'memory' | 'spool';
   /** Sealed bytes (memory) or file bytes (spool). */
   readonly sizeBytes: number;
@@ -207,6 +208,7 @@ export class ArchiveWriter {
         this.#push(queue, {
           stream,
           record: entry.record,
+          kind: entry.record.kind,
           location: 'spool',
           sizeBytes: entry.sizeBytes,
           parts: undefined,
@@ -407,6 +409,7 @@ export class ArchiveWriter {
     const write: PendingWrite = {
       stream,
       record,
+      kind: record.kind,
       location: spooled === undefined ? 'memory' : 'spool',
       sizeBytes: spooled?.sizeBytes ?? sealedBytes,
       parts: spooled === undefined ? parts : undefined,

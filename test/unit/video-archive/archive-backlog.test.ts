@@ -5,8 +5,14 @@ interface Item extends BacklogItem {
   id: number;
 }
 
-const memory = (id: number, sizeBytes = 10): Item => ({ id, location: 'memory', sizeBytes });
-const spool = (id: number, sizeBytes = 10): Item => ({ id, location: 'spool', sizeBytes });
+const memory = (id: number, sizeBytes = 10): Item => ({
+  id,
+  kind: 'fragment',
+  location: 'memory',
+  sizeBytes,
+});
+const spool = (id: number, sizeBytes = 10): Item => ({ id, kind: 'fragment', location: 'spool', sizeBytes });
+const init = (id: number, sizeBytes = 10): Item => ({ id, kind: 'init', location: 'spool', sizeBytes });
 const ids = (items: Item[]) => items.map((item) => item.id);
 
 describe('ArchiveBacklog with a spool', () => {
@@ -46,6 +52,22 @@ describe('ArchiveBacklog with a spool', () => {
     expect(ids(backlog.push(spool(9, 500)))).toEqual([4, 5, 6, 7, 8]);
     expect(ids(backlog.removeAll())).toEqual([1, 9]);
     expect(backlog.memoryBytes + backlog.spoolBytes).toBe(0);
+  });
+
+  it('drops fragments before init segments, which later fragments need to decode', () => {
+    const backlog = new ArchiveBacklog<Item>({ maxMemoryWrites: 1, maxMemoryBytes: 10, maxSpoolBytes: 30 });
+    backlog.push(memory(1));
+    backlog.attempting = backlog.head();
+    backlog.push(init(2)); // a reconnect: new init segment
+    backlog.push(spool(3));
+    backlog.push(spool(4));
+    expect(ids(backlog.push(spool(5)))).toEqual([3]);
+    expect(ids(backlog.push(spool(6)))).toEqual([4]);
+    expect(ids(backlog.push(init(7)))).toEqual([5]);
+    expect(ids(backlog.push(init(8)))).toEqual([6]);
+    // Only inits left to drop (besides the write being stored and the newest): the oldest init goes.
+    expect(ids(backlog.push(init(9)))).toEqual([2]);
+    expect(ids(backlog.removeAll())).toEqual([1, 7, 8, 9]);
   });
 
   it('counts a removed write once', () => {
