@@ -325,8 +325,8 @@ async function main(): Promise<void> {
       });
       agent.destroy();
     }
-    console.log(
-      JSON.stringify(
+    process.stdout.write(
+      `${JSON.stringify(
         {
           bench: 'hls',
           source: '1280x720 30 fps H.264 ~2 Mbit/s, 1 s GOP, AAC; ffmpeg -re -c copy over RTMP',
@@ -350,7 +350,7 @@ async function main(): Promise<void> {
         },
         null,
         2,
-      ),
+      )}\n`,
     );
   } finally {
     for (const child of children) if (child.exitCode === null) await stopChild(child, 'SIGKILL');

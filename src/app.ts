@@ -59,6 +59,7 @@ import { FilesystemObjectStore, type ObjectStore, S3ObjectStore } from './storag
 import { ShardLogs } from './stream-log/index.ts';
 import {
   type ArchiveSealer,
+  ArchiveSpool,
   ArchiveWriter,
   type CameraSource,
   CameraSources,
@@ -105,6 +106,12 @@ export interface AppOverrides {
     RtspIngestOptions<CameraSource>,
     'reconcileIntervalMs' | 'leaseTtlMs' | 'connectTimeoutMs' | 'stallTimeoutMs' | 'backoff'
   >;
+  /** RTMP: close an admitted publisher silent this long; default RTMP_INGEST_DEFAULTS.idleTimeoutMs. */
+  rtmpIdleTimeoutMs?: number;
+  /** RTMP: close a connection not admitted this long after connecting; default 10 s. */
+  rtmpAdmissionTimeoutMs?: number;
+  /** RTMP: close an admitted publish whose media gives no init segment this long; default 15 s. */
+  rtmpMediaStartTimeoutMs?: number;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -287,7 +294,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         const videoLogger = logger.child({ module: 'video-archive' });
         const archiveDropped = new Counter({
           name: 'streamgate_video_archive_dropped_fragments_total',
-          help: 'Archive writes (fragments, init segments) dropped from a full per-stream queue.',
+          help: 'Archive writes (fragments, init segments) dropped from a full per-stream backlog (memory and spool).',
           registers: [metrics.registry],
         });
         const publishSecret = await resolvePublishSecret(config.publishSecret, dataDir);
@@ -312,9 +319,30 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
           clock,
           logger: videoLogger,
           onDropped: () => archiveDropped.inc(),
-          onIndexed: (stream, key, plaintext) => hls.service.remember(stream, key, plaintext),
+          onAccepted: (stream, key, plaintext) => hls.service.remember(stream, key, plaintext),
+          spool:
+            config.videoSpoolMaxBytes > 0 ? new ArchiveSpool({ rootDir: join(dataDir, 'spool') }) : undefined,
+          maxMemoryBytesPerStream: config.videoBacklogMemoryBytes,
+          maxSpoolBytesPerStream: config.videoSpoolMaxBytes,
         });
         videoArchive = writer;
+        new Gauge({
+          name: 'streamgate_video_archive_spool_bytes',
+          help: 'Bytes of sealed archive writes waiting in the disk spool (storage slow or down).',
+          registers: [metrics.registry],
+          collect() {
+            this.set(writer.stats().spoolBytes);
+          },
+        });
+        new Gauge({
+          name: 'streamgate_video_archive_backlog_writes',
+          help: 'Archive writes waiting for storage, in memory and in the spool.',
+          registers: [metrics.registry],
+          collect() {
+            this.set(writer.stats().pendingWrites);
+          },
+        });
+        await writer.start(); // queues writes a previous process left in the spool
         const sweeper = new VideoRetentionSweeper({
           redis: redis.client,
           store: objectStore,
@@ -338,9 +366,17 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         sweeper.start();
         aws.registerRestJsonService(rtspSourceApi({ cameras }));
         const ffmpegPath = findFfmpeg(config, logger);
-        const sink = archiveSink(writer);
+        const sink = archiveSink(writer, logger.child({ module: 'ingest' }));
         if (config.rtmpPort !== undefined && ffmpegPath !== undefined) {
-          rtmpIngest = await startRtmpIngest(config, publishSecret, ffmpegPath, logger, videoStreams, sink);
+          rtmpIngest = await startRtmpIngest(
+            config,
+            publishSecret,
+            ffmpegPath,
+            logger,
+            videoStreams,
+            sink,
+            overrides,
+          );
         }
         if (config.rtspPull && ffmpegPath !== undefined) {
           rtspIngest = startRtspIngest(ffmpegPath, logger, metrics.registry, cameras, sink, overrides.rtsp);
@@ -420,7 +456,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         await retentionSweeper?.stop();
         await rtmpIngest?.stop();
         await rtspIngest?.stop();
-        videoArchive?.stop();
+        await videoArchive?.stop();
         await videoSweeper?.stop();
         await liveEdge?.stop();
         await kmsMaintenance?.stop();
@@ -461,6 +497,7 @@ async function startRtmpIngest(
   logger: Logger,
   streams: VideoStreamRegistry,
   sink: FragmentSink,
+  overrides: AppOverrides,
 ): Promise<RtmpIngest | undefined> {
   const ingestLogger = logger.child({ module: 'ingest' });
   const ingest = new RtmpIngest({
@@ -469,6 +506,13 @@ async function startRtmpIngest(
     storeDir: join(resolve(config.dataDir), 'rtmp'),
     ffmpegPath,
     logger: ingestLogger,
+    ...(overrides.rtmpIdleTimeoutMs !== undefined ? { idleTimeoutMs: overrides.rtmpIdleTimeoutMs } : {}),
+    ...(overrides.rtmpAdmissionTimeoutMs !== undefined
+      ? { admissionTimeoutMs: overrides.rtmpAdmissionTimeoutMs }
+      : {}),
+    ...(overrides.rtmpMediaStartTimeoutMs !== undefined
+      ? { mediaStartTimeoutMs: overrides.rtmpMediaStartTimeoutMs }
+      : {}),
     gate: {
       authorize: async (streamName, token) => {
         if (!verifyPublishToken(secret, streamName, token)) return false;
@@ -486,16 +530,26 @@ async function startRtmpIngest(
   return ingest;
 }
 
-/** The sink of every ingest: the archive writer; a dropped write (already counted) does not end the session. */
-function archiveSink(writer: ArchiveWriter): FragmentSink {
+/**
+ * The sink of every ingest: the archive writer. It waits until a write is held (memory or spool), not
+ * until it is stored, so a slow or failing object store does not stall publishers and cameras (the
+ * backlog is bounded, then drops the oldest, counted). A dropped write does not end the session.
+ */
+function archiveSink(writer: ArchiveWriter, logger: Logger): FragmentSink {
   return {
     accept: async (streamName, event, timing) => {
+      let persisted: Promise<unknown>;
       try {
-        await writer.write(streamName, event, timing);
+        ({ persisted } = await writer.enqueue(streamName, event, timing));
       } catch (error) {
-        // A full queue already counted and logged the drop; the publisher keeps going.
-        if (!(error instanceof FragmentDroppedError)) throw error;
+        if (error instanceof FragmentDroppedError) return; // writer stopping: counted there
+        throw error;
       }
+      persisted.catch((error: unknown) => {
+        if (!(error instanceof FragmentDroppedError)) {
+          logger.error({ err: error, streamName }, 'archive write failed');
+        }
+      });
     },
   };
 }

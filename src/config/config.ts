@@ -105,6 +105,16 @@ const envSchema = z.object({
   STREAMGATE_BODY_TIMEOUT_MS: positiveMs.default(20_000),
   STREAMGATE_IDLE_TIMEOUT_MS: positiveMs.default(60_000),
   STREAMGATE_SHUTDOWN_TIMEOUT_MS: positiveMs.default(10_000),
+  STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(16 * 1024 * 1024),
+  STREAMGATE_VIDEO_SPOOL_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(1024 * 1024 * 1024),
   STREAMGATE_LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info'),
@@ -144,6 +154,10 @@ export interface Config {
   bodyTimeoutMs: number;
   idleTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Sealed bytes of a video stream's archive backlog held in memory while storage fails. */
+  videoBacklogMemoryBytes: number;
+  /** Disk spool bytes per video stream beyond the memory backlog; 0 = no spool (drop instead). */
+  videoSpoolMaxBytes: number;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   ffmpegPath: string | undefined;
 }
@@ -213,6 +227,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
     idleTimeoutMs: e.STREAMGATE_IDLE_TIMEOUT_MS,
     shutdownTimeoutMs: e.STREAMGATE_SHUTDOWN_TIMEOUT_MS,
+    videoBacklogMemoryBytes: e.STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES,
+    videoSpoolMaxBytes: e.STREAMGATE_VIDEO_SPOOL_MAX_BYTES,
     logLevel: e.STREAMGATE_LOG_LEVEL,
     ffmpegPath: e.FFMPEG_PATH,
   });
@@ -275,6 +291,16 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
   ['STREAMGATE_BODY_TIMEOUT_MS', '20000', 'longest pause allowed while receiving a request body'],
   ['STREAMGATE_IDLE_TIMEOUT_MS', '60000', 'idle keep-alive connection / HTTP/2 session lifetime'],
   ['STREAMGATE_SHUTDOWN_TIMEOUT_MS', '10000', 'how long SIGTERM waits for in-flight requests'],
+  [
+    'STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES',
+    '16777216',
+    'per video stream: sealed fragment bytes held in memory while object storage fails',
+  ],
+  [
+    'STREAMGATE_VIDEO_SPOOL_MAX_BYTES',
+    '1073741824',
+    'per video stream: disk spool (<data dir>/spool) beyond the memory backlog; past it the oldest GOPs drop; 0 = no spool',
+  ],
   ['STREAMGATE_LOG_LEVEL', 'info', 'pino log level'],
   ['FFMPEG_PATH', 'ffmpeg on PATH', 'ffmpeg binary'],
 ];

@@ -61,6 +61,7 @@ export const errorCatalog = {
   InvalidDeviceException: client(400),
   ClientLimitExceededException: client(400, true),
   NotAuthorizedException: client(401),
+  /** GetClip, GetImages (and HLS) on a stream with DataRetentionInHours 0: nothing is archived. */
   NoDataRetentionException: client(400),
 } as const satisfies Record<string, ErrorSpec>;
 

@@ -83,6 +83,11 @@ export class IngestSession {
     this.done = this.#run();
   }
 
+  /** Init segments delivered (or being delivered) so far. */
+  get inits(): number {
+    return this.#inits;
+  }
+
   /** Process id of the ffmpeg child (for diagnostics). */
   get ffmpegPid(): number | undefined {
     return this.#ffmpeg.pid;

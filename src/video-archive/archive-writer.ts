@@ -1,9 +1,11 @@
 import { Readable } from 'node:stream';
-import { ServiceError } from '../errors/index.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isServiceError, ServiceError } from '../errors/index.ts';
 import type { Logger } from '../logging/index.ts';
 import type { FragmentEvent, InitEvent } from '../media/fmp4/index.ts';
 import type { RedisClient } from '../redis/index.ts';
 import type { ObjectStore } from '../storage/index.ts';
+import { ArchiveBacklog } from './archive-backlog.ts';
 import {
   type FragmentMetadata,
   formatFragmentNumber,
@@ -14,6 +16,7 @@ import {
   metadataToHash,
   streamIdOf,
 } from './archive-layout.ts';
+import { type ArchiveSpool, type SpoolEntry, SpoolFileError, type SpoolRecord } from './archive-spool.ts';
 import { fragmentKeys } from './keys.ts';
 import type { ArchiveSealer, Clock } from './ports.ts';
 import type { VideoStreamRegistry } from './stream-registry.ts';
@@ -21,21 +24,30 @@ import type { VideoStreamRecord } from './video-stream-record.ts';
 
 /** Defaults of an ArchiveWriter. */
 export const ARCHIVE_WRITER_DEFAULTS = {
-  /** Fragments (and init segments) held per stream while the store fails; beyond, the oldest is dropped. */
+  /** Writes (fragments, init segments) held in memory per stream while the store fails. */
   maxPendingPerStream: 64,
+  /** Sealed bytes held in memory per stream while the store fails. */
+  maxMemoryBytesPerStream: 16 * 1024 * 1024,
+  /** Spool file bytes per stream; past memory plus spool, the oldest writes are dropped. */
+  maxSpoolBytesPerStream: 1024 * 1024 * 1024,
   retryBaseMs: 100,
   retryMaxMs: 5_000,
+  stopGraceMs: 5_000,
 } as const;
 
-/** Receives an indexed object's plaintext: `key` is the fragment number or `init/<version>`. */
-export type IndexedListener = (stream: VideoStreamRecord, key: string, plaintext: Buffer) => void;
+/**
+ * Receives the plaintext of each accepted init segment and fragment (for HLS's media cache): `key` is
+ * the fragment number or `init/<version>`. Called before the write is stored and indexed; readers
+ * find the fragment only once it is indexed.
+ */
+export type AcceptedListener = (stream: VideoStreamRecord, key: string, plaintext: Buffer) => void;
 
 /** The event's bytes as a Buffer, without a copy. */
 function plaintextOf(event: InitEvent | FragmentEvent): Buffer {
   return Buffer.from(event.bytes.buffer, event.bytes.byteOffset, event.bytes.byteLength);
 }
 
-/** A write was dropped from a full queue (the store failed too long) or the writer stopped. */
+/** A write was dropped from a full backlog (the store failed too long) or the writer stopped. */
 export class FragmentDroppedError extends Error {
   override name = 'FragmentDroppedError';
 }
@@ -46,41 +58,68 @@ export type WriteResult =
   | { kind: 'init'; version: string; objectKey: string }
   | { kind: 'not-persisted' };
 
+/** A write taken into the backlog (numbered, sealed, in memory or durable in the spool). */
+export interface AcceptedWrite {
+  /** Settles once stored and indexed (the acknowledgment), or rejects with FragmentDroppedError. */
+  persisted: Promise<WriteResult>;
+}
+
 /** Counters of an ArchiveWriter. */
 export interface ArchiveWriterStats {
   fragmentsWritten: number;
   initsWritten: number;
-  /** Writes dropped because a stream's queue was full. */
+  /** Writes dropped because a stream's backlog was full (or its spool file unreadable). */
   dropped: number;
   /** Failed attempts that were retried. */
   retries: number;
+  /** Writes that went to the disk spool. */
+  spooled: number;
+  /** Spooled writes found on start (left by a previous process) and queued again. */
+  recovered: number;
+  /** Writes waiting now, in memory and in the spool. */
+  pendingWrites: number;
+  /** Sealed bytes waiting in memory now. */
+  memoryBytes: number;
+  /** Spool file bytes now. */
+  spoolBytes: number;
 }
 
 interface PendingWrite {
   stream: VideoStreamRecord;
-  event: InitEvent | FragmentEvent;
-  producerTimestampMs: number | undefined;
-  serverTimestampMs: number;
+  record: SpoolRecord;
+  readonly kind: 'init' | 'fragment';
+  readonly location: 'memory' | 'spool';
+  /** Sealed bytes (memory) or file bytes (spool). */
+  readonly sizeBytes: number;
+  /** The sealed envelope [header, ciphertext] while the write is held in memory. */
+  parts: [Buffer, Buffer] | undefined;
+  /** The spool file of a write held on disk. */
+  readonly spooled: SpoolEntry | undefined;
   resolve(result: WriteResult): void;
   reject(error: Error): void;
+  /** Out of the backlog without being stored (dropped, stream deleted, writer stopped). */
   dropped: boolean;
-  /** Taken on the first attempt and kept across retries, so numbers follow write order. */
-  fragmentNumber?: string;
 }
 
 interface StreamQueue {
-  pending: PendingWrite[];
+  backlog: ArchiveBacklog<PendingWrite>;
   running: boolean;
+  drainer: Promise<void> | undefined;
   /** Producer time origin when the producer gives none: server time minus decode time of the first fragment. */
   producerOriginMs: number | undefined;
 }
 
+const ignore = () => undefined;
+
 /**
- * Archives a stream's fMP4 (Fmp4Fragmenter `init` and `fragment` events): seals each object with the
- * stream's KMS key, stores it, then indexes it in Redis; `write` resolves (the fragment is acknowledged)
- * only after both. One write at a time per stream, in order; a failing store is retried with backoff
- * in order, holding at most `maxPendingPerStream` writes, then dropping the oldest (counted and logged;
- * spooling to disk instead is a later step). Streams with DataRetentionInHours 0 persist nothing.
+ * Archives a stream's fMP4 (Fmp4Fragmenter `init` and `fragment` events): numbers and seals each
+ * object with the stream's KMS key when it is accepted, stores it, then indexes it in Redis; a write
+ * is acknowledged (`write` resolves, `persisted` settles) only after both. One store write at a time
+ * per stream, in order, retried with backoff while the store fails. The backlog is bounded: past
+ * `maxPendingPerStream` writes or `maxMemoryBytesPerStream` in memory, writes go to the disk spool
+ * (sealed bytes only); past memory plus `maxSpoolBytesPerStream`, the oldest writes are dropped
+ * (counted and logged). Spooled writes survive a restart: `start()` queues them again. Without a
+ * spool the memory bounds drop the oldest. Streams with DataRetentionInHours 0 persist nothing.
  */
 export class ArchiveWriter {
   readonly #redis: RedisClient;
@@ -90,13 +129,28 @@ export class ArchiveWriter {
   readonly #clock: Clock;
   readonly #logger: Logger | undefined;
   readonly #onDropped: ((streamName: string) => void) | undefined;
-  readonly #onIndexed: IndexedListener | undefined;
+  readonly #onAccepted: AcceptedListener | undefined;
+  readonly #spool: ArchiveSpool | undefined;
   readonly #maxPending: number;
+  readonly #maxMemoryBytes: number;
+  readonly #maxSpoolBytes: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
+  readonly #stopGraceMs: number;
   readonly #queues = new Map<string, StreamQueue>();
-  readonly #stats: ArchiveWriterStats = { fragmentsWritten: 0, initsWritten: 0, dropped: 0, retries: 0 };
-  #stopped = false;
+  /** Per stream name: settles when the previous accept finished, so accepts run in call order. */
+  readonly #turns = new Map<string, Promise<void>>();
+  readonly #abort = new AbortController();
+  readonly #stats = {
+    fragmentsWritten: 0,
+    initsWritten: 0,
+    dropped: 0,
+    retries: 0,
+    spooled: 0,
+    recovered: 0,
+  };
+  #state: 'new' | 'started' | 'closing' | 'stopped' = 'new';
+  #stopping: Promise<void> | undefined;
 
   constructor(options: {
     redis: RedisClient;
@@ -107,11 +161,17 @@ export class ArchiveWriter {
     logger?: Logger | undefined;
     /** Called once per dropped write (for a metric). */
     onDropped?: ((streamName: string) => void) | undefined;
-    /** Called with the plaintext of each init segment and fragment once indexed (HLS's media cache). */
-    onIndexed?: IndexedListener | undefined;
+    /** Called with the plaintext of each accepted init segment and fragment (HLS's media cache). */
+    onAccepted?: AcceptedListener | undefined;
+    /** Disk spool for the backlog beyond the memory bounds; none = drop beyond them. */
+    spool?: ArchiveSpool | undefined;
     maxPendingPerStream?: number | undefined;
+    maxMemoryBytesPerStream?: number | undefined;
+    maxSpoolBytesPerStream?: number | undefined;
     retryBaseMs?: number | undefined;
     retryMaxMs?: number | undefined;
+    /** How long stop() lets the backlog drain before spooling what is left; default 5000 ms. */
+    stopGraceMs?: number | undefined;
   }) {
     this.#redis = options.redis;
     this.#store = options.store;
@@ -120,99 +180,371 @@ export class ArchiveWriter {
     this.#clock = options.clock;
     this.#logger = options.logger;
     this.#onDropped = options.onDropped;
-    this.#onIndexed = options.onIndexed;
+    this.#onAccepted = options.onAccepted;
+    this.#spool = options.spool;
     this.#maxPending = options.maxPendingPerStream ?? ARCHIVE_WRITER_DEFAULTS.maxPendingPerStream;
+    this.#maxMemoryBytes = options.maxMemoryBytesPerStream ?? ARCHIVE_WRITER_DEFAULTS.maxMemoryBytesPerStream;
+    this.#maxSpoolBytes = options.maxSpoolBytesPerStream ?? ARCHIVE_WRITER_DEFAULTS.maxSpoolBytesPerStream;
     this.#retryBaseMs = options.retryBaseMs ?? ARCHIVE_WRITER_DEFAULTS.retryBaseMs;
     this.#retryMaxMs = options.retryMaxMs ?? ARCHIVE_WRITER_DEFAULTS.retryMaxMs;
+    this.#stopGraceMs = options.stopGraceMs ?? ARCHIVE_WRITER_DEFAULTS.stopGraceMs;
   }
 
   /**
-   * Archives one fragmenter event of `streamName`. The server timestamp is taken now; the producer
-   * timestamp (epoch ms) defaults to the fragment's decode time after the stream's first fragment.
+   * Opens the spool and queues the writes a previous process left in it (those of streams that no
+   * longer exist are removed). Resolves before they are drained. Needed only with a spool; once.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== 'new') throw new Error('ArchiveWriter can be started once');
+    this.#state = 'started';
+    if (this.#spool === undefined) return;
+    const recovery = await this.#spool.start();
+    for (const { file, reason } of recovery.discarded) {
+      this.#logger?.warn({ file, reason }, 'spool file discarded');
+    }
+    const byStream = new Map<string, SpoolEntry[]>();
+    for (const entry of recovery.entries) {
+      const list = byStream.get(entry.record.streamId) ?? [];
+      list.push(entry);
+      byStream.set(entry.record.streamId, list);
+    }
+    for (const [id, entries] of byStream) {
+      const name = entries[0]?.record.streamName ?? '';
+      const stream = await this.#registry.describe({ name }).catch((error: unknown) => {
+        if (isServiceError(error) && error.code === 'ResourceNotFoundException') return undefined;
+        throw error;
+      });
+      if (stream === undefined || streamIdOf(stream) !== id || stream.status !== 'ACTIVE') {
+        this.#logger?.warn({ streamId: id, files: entries.length }, 'spool of a deleted stream removed');
+        await this.#spool.removeStream(id);
+        continue;
+      }
+      const queue = this.#queueOf(id);
+      for (const entry of entries) {
+        this.#push(queue, {
+          stream,
+          record: entry.record,
+          kind: entry.record.kind,
+          location: 'spool',
+          sizeBytes: entry.sizeBytes,
+          parts: undefined,
+          spooled: entry,
+          resolve: ignore,
+          reject: ignore,
+          dropped: false,
+        });
+      }
+      this.#stats.recovered += entries.length;
+      this.#logger?.info(
+        { stream: name, writes: entries.length },
+        'draining writes recovered from the spool',
+      );
+    }
+  }
+
+  /**
+   * Archives one fragmenter event of `streamName`; resolves once stored and indexed. The server
+   * timestamp is taken on acceptance; the producer timestamp (epoch ms) defaults to the fragment's
+   * decode time after the stream's first fragment.
    */
   async write(
     streamName: string,
     event: InitEvent | FragmentEvent,
     options: { producerTimestampMs?: number | undefined } = {},
   ): Promise<WriteResult> {
-    if (this.#stopped) throw new FragmentDroppedError('the archive writer is stopped');
+    return (await this.enqueue(streamName, event, options)).persisted;
+  }
+
+  /**
+   * Takes one event into the stream's backlog: resolves once it is numbered, sealed and held (in
+   * memory, or durable in the spool), which is the backpressure an ingest should wait for; the
+   * returned `persisted` is the acknowledgment. Calls for one stream are accepted in call order.
+   */
+  enqueue(
+    streamName: string,
+    event: InitEvent | FragmentEvent,
+    options: { producerTimestampMs?: number | undefined } = {},
+  ): Promise<AcceptedWrite> {
+    if (this.#state === 'closing' || this.#state === 'stopped') {
+      return Promise.reject(new FragmentDroppedError('the archive writer is stopped'));
+    }
+    const previous = this.#turns.get(streamName) ?? Promise.resolve();
+    const accepted = previous.then(() => this.#accept(streamName, event, options.producerTimestampMs));
+    const turn = accepted.then(ignore, ignore);
+    this.#turns.set(streamName, turn);
+    void turn.then(() => {
+      if (this.#turns.get(streamName) === turn) this.#turns.delete(streamName);
+    });
+    return accepted;
+  }
+
+  /** Counters since construction, and the backlog now. */
+  stats(): ArchiveWriterStats {
+    let pendingWrites = 0;
+    let memoryBytes = 0;
+    let spoolBytes = 0;
+    for (const { backlog } of this.#queues.values()) {
+      pendingWrites += backlog.length;
+      memoryBytes += backlog.memoryBytes;
+      spoolBytes += backlog.spoolBytes;
+    }
+    return { ...this.#stats, pendingWrites, memoryBytes, spoolBytes };
+  }
+
+  /** Drops the backlog of a deleted stream (its pending writes fail, its spool files go). */
+  forget(stream: VideoStreamRecord): void {
+    const id = streamIdOf(stream);
+    const queue = this.#queues.get(id);
+    if (queue) {
+      for (const write of queue.backlog.removeAll()) this.#drop(write, 'stream deleted', false);
+      this.#queues.delete(id);
+    }
+    this.#spool?.removeStream(id).catch((error: unknown) => {
+      this.#logger?.error(
+        { err: error, stream: stream.name },
+        'removing the spool of a deleted stream failed',
+      );
+    });
+  }
+
+  /**
+   * Stops accepting, lets the backlog drain for up to `stopGraceMs`, then moves what is still in
+   * memory to the spool (when there is one) and stops: writes not yet stored fail (not acknowledged),
+   * spool files stay for the next start. Resolves when every drain loop has returned; idempotent.
+   */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      this.#state = 'closing';
+      const draining = [...this.#queues.values()].flatMap((queue) => (queue.drainer ? [queue.drainer] : []));
+      const grace = new AbortController();
+      await Promise.race([
+        Promise.all(draining),
+        sleep(this.#stopGraceMs, undefined, { signal: grace.signal }).catch(ignore),
+      ]);
+      grace.abort();
+      this.#state = 'stopped';
+      this.#abort.abort();
+      const drainers: Promise<void>[] = [];
+      for (const queue of this.#queues.values()) {
+        if (queue.drainer) drainers.push(queue.drainer);
+        const left = queue.backlog.removeAll();
+        await this.#spoolOnStop(left);
+        for (const write of left) {
+          write.dropped = true;
+          write.parts = undefined;
+          write.reject(new FragmentDroppedError('archive write dropped: writer stopped'));
+        }
+      }
+      await Promise.all(drainers);
+    })();
+    return this.#stopping;
+  }
+
+  /** Writes the in-memory part of a stopping backlog to the spool, so the next start drains it. */
+  async #spoolOnStop(writes: PendingWrite[]): Promise<void> {
+    const spool = this.#spool;
+    if (spool === undefined) return;
+    let spooled = 0;
+    for (const write of writes) {
+      if (write.parts === undefined) continue;
+      try {
+        await spool.append(write.record, write.parts);
+        spooled += 1;
+      } catch (error) {
+        this.#logger?.error({ err: error, stream: write.stream.name }, 'spooling on stop failed; write lost');
+      }
+    }
+    if (spooled > 0) {
+      this.#logger?.info({ stream: writes[0]?.stream.name, writes: spooled }, 'backlog spooled on stop');
+    }
+  }
+
+  /** A method, not a field read, so TypeScript does not narrow it across awaits. */
+  #isStopped(): boolean {
+    return this.#state === 'stopped';
+  }
+
+  #queueOf(id: string): StreamQueue {
+    let queue = this.#queues.get(id);
+    if (!queue) {
+      queue = {
+        backlog: new ArchiveBacklog({
+          maxMemoryWrites: this.#maxPending,
+          maxMemoryBytes: this.#maxMemoryBytes,
+          maxSpoolBytes: this.#spool === undefined ? undefined : this.#maxSpoolBytes,
+        }),
+        running: false,
+        drainer: undefined,
+        producerOriginMs: undefined,
+      };
+      this.#queues.set(id, queue);
+    }
+    return queue;
+  }
+
+  async #accept(
+    streamName: string,
+    event: InitEvent | FragmentEvent,
+    producerTimestampMs: number | undefined,
+  ): Promise<AcceptedWrite> {
+    if (this.#spool !== undefined && this.#state === 'new') throw new Error('ArchiveWriter.start() first');
     const stream = await this.#registry.describe({ name: streamName });
     if (stream.status !== 'ACTIVE') {
       throw new ServiceError('ResourceInUseException', `The stream ${stream.name} is being deleted.`);
     }
-    if (stream.retentionHours === 0) return { kind: 'not-persisted' };
+    if (stream.retentionHours === 0) return { persisted: Promise.resolve({ kind: 'not-persisted' }) };
     const id = streamIdOf(stream);
-    let queue = this.#queues.get(id);
-    if (!queue) {
-      queue = { pending: [], running: false, producerOriginMs: undefined };
-      this.#queues.set(id, queue);
-    }
+    const queue = this.#queueOf(id);
     const serverTimestampMs = this.#clock.now();
-    let producerTimestampMs = options.producerTimestampMs;
-    if (event.type === 'fragment' && producerTimestampMs === undefined) {
+    const { record, parts } = await this.#seal(
+      stream,
+      id,
+      queue,
+      event,
+      serverTimestampMs,
+      producerTimestampMs,
+    );
+    let settle: Pick<PendingWrite, 'resolve' | 'reject'> = { resolve: ignore, reject: ignore };
+    const persisted = new Promise<WriteResult>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    persisted.catch(ignore); // a caller that only awaits acceptance must not see an unhandled rejection
+    const sealedBytes = parts[0].length + parts[1].length;
+    let spooled: SpoolEntry | undefined;
+    if (this.#spool !== undefined && queue.backlog.placeFor(sealedBytes) === 'spool') {
+      try {
+        spooled = await this.#spool.append(record, parts);
+        this.#stats.spooled += 1;
+      } catch (error) {
+        this.#logger?.error(
+          { err: error, stream: streamName },
+          'spooling failed; holding the write in memory',
+        );
+      }
+    }
+    const write: PendingWrite = {
+      stream,
+      record,
+      kind: record.kind,
+      location: spooled === undefined ? 'memory' : 'spool',
+      sizeBytes: spooled?.sizeBytes ?? sealedBytes,
+      parts: spooled === undefined ? parts : undefined,
+      spooled,
+      ...settle,
+      dropped: false,
+    };
+    if (this.#isStopped() || this.#queues.get(id) !== queue) {
+      // Stopped or stream deleted while spooling: a spool file stays for the next start (or goes with the stream).
+      write.reject(new FragmentDroppedError('archive write dropped: writer stopped'));
+      return { persisted };
+    }
+    this.#push(queue, write);
+    return { persisted };
+  }
+
+  /** Numbers (fragments) and seals one event; what indexing will need goes into the record. */
+  async #seal(
+    stream: VideoStreamRecord,
+    id: string,
+    queue: StreamQueue,
+    event: InitEvent | FragmentEvent,
+    serverTimestampMs: number,
+    producerTimestampMs: number | undefined,
+  ): Promise<{ record: SpoolRecord; parts: [Buffer, Buffer] }> {
+    if (event.type === 'init') {
+      const context = initContext(stream.arn, event.version);
+      const counter = await this.#redis.get(fragmentKeys.counter(stream.name, id));
+      this.#onAccepted?.(stream, `init/${event.version}`, plaintextOf(event));
+      return {
+        record: {
+          kind: 'init',
+          streamName: stream.name,
+          streamId: id,
+          version: event.version,
+          objectKey: initObjectKey(id, event.version),
+          orderScore: Number(counter ?? 0),
+        },
+        parts: await this.#sealer.sealParts(Buffer.from(event.bytes), stream.kmsKeyId, context),
+      };
+    }
+    if (producerTimestampMs === undefined) {
       queue.producerOriginMs ??= serverTimestampMs - event.startDecodeTimeMs;
       producerTimestampMs = queue.producerOriginMs + event.startDecodeTimeMs;
     }
-    const result = new Promise<WriteResult>((resolve, reject) => {
-      queue.pending.push({
-        stream,
-        event,
-        producerTimestampMs,
-        serverTimestampMs,
-        resolve,
-        reject,
-        dropped: false,
-      });
-    });
-    while (queue.pending.length > this.#maxPending) {
-      const oldest = queue.pending.shift();
-      if (oldest) this.#drop(oldest, 'queue full');
-    }
-    if (!queue.running) void this.#run(queue);
-    return result;
+    const number = formatFragmentNumber(await this.#redis.incr(fragmentKeys.counter(stream.name, id)));
+    this.#onAccepted?.(stream, number, plaintextOf(event));
+    const parts = await this.#sealer.sealParts(
+      Buffer.from(event.bytes),
+      stream.kmsKeyId,
+      fragmentContext(stream.arn, number),
+    );
+    const fragment: FragmentMetadata = {
+      fragmentNumber: number,
+      sizeBytes: event.byteLength,
+      producerTimestampMs,
+      serverTimestampMs,
+      durationMs: event.durationMs,
+      initVersion: event.initVersion,
+      objectKey: fragmentObjectKey(id, serverTimestampMs, number),
+    };
+    return { record: { kind: 'fragment', streamName: stream.name, streamId: id, fragment }, parts };
   }
 
-  /** Counters since construction. */
-  stats(): ArchiveWriterStats {
-    return { ...this.#stats };
+  /** Appends to the backlog, drops what no longer fits, and makes sure the stream drains. */
+  #push(queue: StreamQueue, write: PendingWrite): void {
+    for (const dropped of queue.backlog.push(write)) this.#drop(dropped, 'backlog full');
+    if (queue.running) return;
+    queue.running = true;
+    queue.drainer = this.#drain(queue);
   }
 
-  /** Drops the in-memory queue of a deleted stream (its pending writes fail). */
-  forget(stream: VideoStreamRecord): void {
-    const queue = this.#queues.get(streamIdOf(stream));
-    if (!queue) return;
-    for (const write of queue.pending.splice(0)) this.#drop(write, 'stream deleted', false);
-    this.#queues.delete(streamIdOf(stream));
-  }
-
-  /** Fails every pending write; idempotent. */
-  stop(): void {
-    this.#stopped = true;
-    for (const queue of this.#queues.values()) {
-      for (const write of queue.pending.splice(0)) this.#drop(write, 'writer stopped', false);
-    }
-  }
-
+  /** Fails a write already taken out of the backlog; deletes its spool file; counts it when `count`. */
   #drop(write: PendingWrite, reason: string, count = true): void {
     write.dropped = true;
+    write.parts = undefined;
+    const entry = write.spooled;
+    if (entry !== undefined && this.#spool !== undefined) {
+      this.#spool.remove(entry).catch((error: unknown) => {
+        this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
+      });
+    }
     if (count) {
       this.#stats.dropped += 1;
       this.#onDropped?.(write.stream.name);
       this.#logger?.warn(
-        { stream: write.stream.name, event: write.event.type, reason },
+        {
+          stream: write.stream.name,
+          event: write.record.kind,
+          fragmentNumber: write.record.kind === 'fragment' ? write.record.fragment.fragmentNumber : undefined,
+          reason,
+        },
         'archive write dropped',
       );
     }
     write.reject(new FragmentDroppedError(`archive write dropped: ${reason}`));
   }
 
-  async #run(queue: StreamQueue): Promise<void> {
-    queue.running = true;
+  /** Stores the backlog's head until it is empty (or the writer stops). */
+  async #drain(queue: StreamQueue): Promise<void> {
     try {
-      for (let write = queue.pending[0]; write !== undefined; write = queue.pending[0]) {
-        const result = await this.#persistWithRetry(write);
-        if (queue.pending[0] === write) queue.pending.shift();
-        if (result !== undefined) write.resolve(result);
+      for (let write = queue.backlog.head(); write !== undefined; write = queue.backlog.head()) {
+        const result = await this.#persistWithRetry(queue, write);
+        if (this.#isStopped()) return;
+        if (result === undefined) {
+          queue.backlog.remove(write); // dropped meanwhile (already out of the backlog)
+          continue;
+        }
+        const entry = write.spooled;
+        if (entry !== undefined && this.#spool !== undefined) {
+          // Stored and indexed: the file goes before the write leaves the backlog (a crash in between
+          // stores it once more, under the same key and number).
+          await this.#spool.remove(entry).catch((error: unknown) => {
+            this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
+          });
+        }
+        queue.backlog.remove(write);
+        write.parts = undefined;
+        write.resolve(result);
       }
     } finally {
       queue.running = false;
@@ -220,80 +552,79 @@ export class ArchiveWriter {
   }
 
   /** Persists one write, retrying with exponential backoff; undefined when it was dropped meanwhile. */
-  async #persistWithRetry(write: PendingWrite): Promise<WriteResult | undefined> {
-    const sealed: { parts?: [Buffer, Buffer] } = {};
+  async #persistWithRetry(queue: StreamQueue, write: PendingWrite): Promise<WriteResult | undefined> {
     for (let attempt = 0; ; attempt += 1) {
-      if (write.dropped) return undefined;
+      if (write.dropped || this.#isStopped()) return undefined;
+      let parts = write.parts;
+      if (parts === undefined && write.spooled !== undefined && this.#spool !== undefined) {
+        try {
+          parts = await this.#spool.read(write.spooled);
+        } catch (error) {
+          if (!(error instanceof SpoolFileError) && (error as NodeJS.ErrnoException).code !== 'ENOENT')
+            throw error;
+          if (queue.backlog.remove(write)) {
+            this.#drop(write, `spool file unreadable: ${(error as Error).message}`);
+          }
+          return undefined;
+        }
+      }
+      if (parts === undefined) throw new Error('archive write holds neither parts nor a spool file');
+      let failure: unknown;
+      queue.backlog.attempting = write; // the write being stored right now is never dropped
       try {
-        return await this.#persist(write, sealed);
+        return await this.#persist(write, parts);
       } catch (error) {
-        if (write.dropped || this.#stopped) return undefined;
-        this.#stats.retries += 1;
-        const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
-        this.#logger?.warn(
-          { err: error, stream: write.stream.name, attempt, delayMs },
-          'archive write failed; retrying',
-        );
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        failure = error;
+      } finally {
+        queue.backlog.attempting = undefined;
+      }
+      if (write.dropped || this.#isStopped()) return undefined;
+      this.#stats.retries += 1;
+      const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
+      this.#logger?.warn(
+        { err: failure, stream: write.stream.name, attempt, delayMs, backlog: queue.backlog.length },
+        'archive write failed; retrying',
+      );
+      try {
+        await sleep(delayMs, undefined, { signal: this.#abort.signal });
+      } catch {
+        return undefined; // stopped
       }
     }
   }
 
-  async #persist(write: PendingWrite, sealed: { parts?: [Buffer, Buffer] }): Promise<WriteResult> {
-    const { stream, event } = write;
-    const id = streamIdOf(stream);
-    if (event.type === 'init') {
-      const objectKey = initObjectKey(id, event.version);
-      sealed.parts ??= await this.#sealer.sealParts(
-        Buffer.from(event.bytes),
-        stream.kmsKeyId,
-        initContext(stream.arn, event.version),
-      );
-      await this.#putParts(objectKey, sealed.parts);
-      const counter = (await this.#redis.get(fragmentKeys.counter(stream.name, id))) ?? '0';
+  async #persist(write: PendingWrite, parts: [Buffer, Buffer]): Promise<WriteResult> {
+    const { stream, record } = write;
+    if (record.kind === 'init') {
+      await this.#putParts(record.objectKey, parts);
+      const orderScore =
+        record.orderScore ??
+        Number((await this.#redis.get(fragmentKeys.counter(stream.name, record.streamId))) ?? 0);
       await this.#redis
         .multi()
-        .hset(fragmentKeys.inits(stream.name, id), event.version, objectKey)
-        .zadd(fragmentKeys.initOrder(stream.name, id), 'NX', counter, event.version)
+        .hset(fragmentKeys.inits(stream.name, record.streamId), record.version, record.objectKey)
+        .zadd(fragmentKeys.initOrder(stream.name, record.streamId), 'NX', orderScore, record.version)
         .exec();
-      this.#onIndexed?.(stream, `init/${event.version}`, plaintextOf(event));
       this.#stats.initsWritten += 1;
-      return { kind: 'init', version: event.version, objectKey };
+      return { kind: 'init', version: record.version, objectKey: record.objectKey };
     }
-    write.fragmentNumber ??= await this.#nextNumber(stream, id);
-    const number = write.fragmentNumber;
-    const objectKey = fragmentObjectKey(id, write.serverTimestampMs, number);
-    sealed.parts ??= await this.#sealer.sealParts(
-      Buffer.from(event.bytes),
-      stream.kmsKeyId,
-      fragmentContext(stream.arn, number),
-    );
-    await this.#putParts(objectKey, sealed.parts);
-    const fragment: FragmentMetadata = {
-      fragmentNumber: number,
-      sizeBytes: event.byteLength,
-      producerTimestampMs: write.producerTimestampMs ?? write.serverTimestampMs,
-      serverTimestampMs: write.serverTimestampMs,
-      durationMs: event.durationMs,
-      initVersion: event.initVersion,
-      objectKey,
-    };
+    const { fragment, streamId: id } = record;
+    await this.#putParts(fragment.objectKey, parts);
     const replies = await this.#redis
       .multi()
-      .hset(fragmentKeys.fragment(stream.name, id, number), metadataToHash(fragment))
-      .zadd(fragmentKeys.byServerTime(stream.name, id), fragment.serverTimestampMs, number)
-      .zadd(fragmentKeys.byProducerTime(stream.name, id), fragment.producerTimestampMs, number)
-      .publish(fragmentKeys.indexedChannel(stream.name), number)
+      .hset(fragmentKeys.fragment(stream.name, id, fragment.fragmentNumber), metadataToHash(fragment))
+      .zadd(fragmentKeys.byServerTime(stream.name, id), fragment.serverTimestampMs, fragment.fragmentNumber)
+      .zadd(
+        fragmentKeys.byProducerTime(stream.name, id),
+        fragment.producerTimestampMs,
+        fragment.fragmentNumber,
+      )
+      .publish(fragmentKeys.indexedChannel(stream.name), fragment.fragmentNumber)
       .exec();
     const failed = replies?.find(([error]) => error !== null)?.[0];
     if (failed) throw new Error('indexing the fragment failed', { cause: failed });
     this.#stats.fragmentsWritten += 1;
-    this.#onIndexed?.(stream, number, plaintextOf(event));
     return { kind: 'fragment', fragment };
-  }
-
-  async #nextNumber(stream: VideoStreamRecord, id: string): Promise<string> {
-    return formatFragmentNumber(await this.#redis.incr(fragmentKeys.counter(stream.name, id)));
   }
 
   async #putParts(objectKey: string, parts: [Buffer, Buffer]): Promise<void> {

@@ -1,6 +1,6 @@
 // Video archive: Kinesis Video Streams semantics. The stream registry (control plane metadata, versions,
 // retention, tags, deletion hooks) in Redis; the archive writer (sealed fragments in the object store,
-// indexed in Redis), the fragment index, the retention sweeper and playback (GetMediaForFragmentList,
+// indexed in Redis, with its backlog spooled to disk when the store fails), the fragment index, the retention sweeper and playback (GetMediaForFragmentList,
 // GetClip, GetImages).
 // Imports errors/, redis/, storage/, logging/ and media/fmp4 types of ours; KMS and crypto only via ports.ts.
 export {
@@ -10,7 +10,9 @@ export {
   streamIdOf,
   streamObjectPrefix,
 } from './archive-layout.ts';
+export { ArchiveSpool, type SpoolEntry, type SpoolRecord } from './archive-spool.ts';
 export {
+  type AcceptedWrite,
   ARCHIVE_WRITER_DEFAULTS,
   ArchiveWriter,
   type ArchiveWriterStats,

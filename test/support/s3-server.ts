@@ -18,6 +18,10 @@ export interface S3ServerInfo {
 /** A running @20minutes/s3rver child process with its own data directory. */
 export interface S3Server {
   info: S3ServerInfo;
+  /** Stops the server process but keeps its data directory (an outage); resolves once it exited. */
+  suspend(): Promise<void>;
+  /** Starts the server again on the same port and data directory after suspend(). */
+  resume(): Promise<void>;
   /** Stops the server and removes its data directory; idempotent. */
   stop(): Promise<void>;
 }
@@ -43,7 +47,7 @@ DUMMY_ACCOUNT.revokeAccessKey('S3RVER');
 DUMMY_ACCOUNT.createKeyPair(config.accessKey, config.secretKey);
 const server = new S3rver({
   address: '127.0.0.1',
-  port: 0,
+  port: config.port,
   silent: true,
   directory: config.directory,
   configureBuckets: [{ name: config.bucket, configs: [] }],
@@ -58,7 +62,12 @@ const shutdown = () =>
     require('node:fs').rmSync(config.directory, { recursive: true, force: true });
     process.exit(0);
   });
-process.on('message', (message) => { if (message === 'stop') shutdown(); });
+// 'suspend' keeps the data directory, for outage tests that resume on the same port and data.
+const suspend = () => server.close().finally(() => process.exit(0));
+process.on('message', (message) => {
+  if (message === 'stop') shutdown();
+  if (message === 'suspend') suspend();
+});
 process.on('disconnect', shutdown);
 `;
 
@@ -73,6 +82,50 @@ process.on('disconnect', shutdown);
  */
 export async function startS3Server(): Promise<S3Server> {
   const directory = await mkdtemp(path.join(tmpdir(), 'streamgate-s3rver-'));
+  let running: RunningChild;
+  try {
+    running = await spawnS3rver(directory, 0);
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
+  const { port } = running;
+  let stopping: Promise<void> | undefined;
+  return {
+    info: {
+      endpoint: `http://127.0.0.1:${port}`,
+      port,
+      accessKey: ACCESS_KEY,
+      secretKey: SECRET_KEY,
+      region: REGION,
+      bucket: BUCKET,
+    },
+    async suspend() {
+      await running.end('suspend');
+    },
+    async resume() {
+      if (!running.exited()) throw new Error('s3rver is running; suspend() it first');
+      running = await spawnS3rver(directory, port);
+    },
+    stop() {
+      stopping ??= (async () => {
+        await running.end('stop');
+        await rm(directory, { recursive: true, force: true });
+      })();
+      return stopping;
+    },
+  };
+}
+
+interface RunningChild {
+  port: number;
+  exited(): boolean;
+  /** Asks the child to stop ('stop' also removes the directory), waits for its exit; idempotent. */
+  end(message: 'stop' | 'suspend'): Promise<void>;
+}
+
+/** Starts the s3rver child on `port` (0 = ephemeral) over `directory`; resolves once it listens. */
+async function spawnS3rver(directory: string, port: number): Promise<RunningChild> {
   const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', CHILD_PROGRAM], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
@@ -81,6 +134,7 @@ export async function startS3Server(): Promise<S3Server> {
         main: S3RVER_MAIN,
         account: S3RVER_ACCOUNT,
         directory,
+        port,
         bucket: BUCKET,
         accessKey: ACCESS_KEY,
         secretKey: SECRET_KEY,
@@ -92,10 +146,9 @@ export async function startS3Server(): Promise<S3Server> {
     stderr = (stderr + chunk).slice(-16_384);
   });
   const exited = once(child, 'exit');
-
-  let port: number;
+  const hasExited = () => child.exitCode !== null || child.signalCode !== null;
   try {
-    port = await new Promise<number>((resolve, reject) => {
+    const listening = await new Promise<number>((resolve, reject) => {
       child.on('message', (message: { type?: string; port?: number }) => {
         if (message.type === 'ready' && typeof message.port === 'number') resolve(message.port);
       });
@@ -104,34 +157,21 @@ export async function startS3Server(): Promise<S3Server> {
         reject(new Error(`s3rver exited before it was ready (code ${code}, signal ${signal}): ${stderr}`));
       });
     });
+    return {
+      port: listening,
+      exited: hasExited,
+      async end(message) {
+        if (!hasExited()) {
+          child.send(message);
+          await exited;
+        }
+      },
+    };
   } catch (error) {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+    if (!hasExited() && child.pid !== undefined) {
       process.kill(child.pid);
       await exited;
     }
-    await rm(directory, { recursive: true, force: true });
     throw error;
   }
-
-  let stopping: Promise<void> | undefined;
-  return {
-    info: {
-      endpoint: `http://127.0.0.1:${port}`,
-      port,
-      accessKey: ACCESS_KEY,
-      secretKey: SECRET_KEY,
-      region: REGION,
-      bucket: BUCKET,
-    },
-    stop() {
-      stopping ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          child.send('stop');
-          await exited;
-        }
-        await rm(directory, { recursive: true, force: true });
-      })();
-      return stopping;
-    },
-  };
 }

@@ -127,6 +127,15 @@ export function archivedMediaApi(options: {
     }
     return options.ffmpegPath;
   };
+  /** GetClip, GetImages: a stream that retains nothing has nothing to cut or sample (the AWS error). */
+  const requireRetention = (stream: { name: string; retentionHours: number }, operation: string): void => {
+    if (stream.retentionHours === 0) {
+      throw new ServiceError(
+        'NoDataRetentionException',
+        `${operation} was requested for a stream that does not retain data (that is, has a DataRetentionInHours of 0): ${stream.name}.`,
+      );
+    }
+  };
   const operations: Record<string, OperationHandler> = {
     '/listFragments': async (input) => {
       const i = parse(listFragmentsInput, input);
@@ -156,6 +165,7 @@ export function archivedMediaApi(options: {
     '/getClip': async (input, { signal, logger }) => {
       const i = parse(getClipInput, input);
       const stream = await registry.describe({ name: i.StreamName, arn: i.StreamARN });
+      requireRetention(stream, 'GetClip');
       const selector = i.ClipFragmentSelector;
       const path = ffmpeg();
       const clip = await clipMedia(
@@ -181,6 +191,7 @@ export function archivedMediaApi(options: {
         throw new ServiceError('InvalidArgumentException', 'WidthPixels requires HeightPixels.');
       }
       const stream = await registry.describe({ name: i.StreamName, arn: i.StreamARN });
+      requireRetention(stream, 'GetImages');
       const path = ffmpeg();
       const jpegQuality = Number(i.FormatConfig?.JPEGQuality ?? DEFAULT_JPEG_QUALITY);
       const page = await streamImages(

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
+import { FlvHeaderFlags } from './flv-header-flags.ts';
 
 // The single typed wrapper around node-media-server 4.4.3 (CommonJS, no types shipped). Everything
 // below reaches into its internals (Context, BroadcastServer, BaseSession, NodeRtmpServer), so the
@@ -356,7 +357,9 @@ export class NmsRtmpServer {
         tap.protocol = 'flv';
         tap.ip = ''; // internal: NMS emits no play events and skips play auth for it
         tap.streamPath = session.streamPath;
-        tap.sendBuffer = onData;
+        // NMS's FLV header always declares audio and video; FlvHeaderFlags declares the real tracks.
+        const flags = new FlvHeaderFlags(onData);
+        tap.sendBuffer = (chunk) => flags.push(chunk);
         const error = broadcast.postPlay(tap);
         if (error !== null) throw new Error(`FLV subscribe to ${session.streamPath} failed: ${error}`);
         let subscribed = true;

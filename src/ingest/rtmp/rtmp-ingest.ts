@@ -23,6 +23,11 @@ export interface RtmpIngestOptions {
   admissionTimeoutMs?: number;
   /** An accepted publisher that sends nothing this long is closed; default 20 000 ms. */
   idleTimeoutMs?: number;
+  /**
+   * An admitted publish whose media gives no init segment this long is closed (ffmpeg would keep
+   * probing undecodable input while the publisher streams on); default 15 000 ms.
+   */
+  mediaStartTimeoutMs?: number;
   /** PublishGate.authorize() taking longer refuses the publisher; default 5000 ms. */
   authorizeTimeoutMs?: number;
   /** FLV bytes buffered for ffmpeg beyond which the publisher is closed; default 32 MiB. */
@@ -36,6 +41,7 @@ export const RTMP_INGEST_DEFAULTS = {
   app: 'live',
   admissionTimeoutMs: 10_000,
   idleTimeoutMs: 20_000,
+  mediaStartTimeoutMs: 15_000,
   authorizeTimeoutMs: 5000,
   maxInputBacklogBytes: 32 * 1024 * 1024,
   stopGraceMs: 5000,
@@ -163,11 +169,18 @@ export class RtmpIngest {
       request.close('FLV subscription failed');
       pipeline.abort();
     }
+    const mediaStartTimeoutMs = this.#options.mediaStartTimeoutMs ?? RTMP_INGEST_DEFAULTS.mediaStartTimeoutMs;
+    const mediaStart = setTimeout(() => {
+      if (pipeline.inits > 0) return;
+      request.close(`no decodable media within ${mediaStartTimeoutMs} ms`);
+      pipeline.abort();
+    }, mediaStartTimeoutMs);
     request.onClose(() => {
       subscription?.close();
       pipeline.endInput();
     });
     void pipeline.done.then((outcome) => {
+      clearTimeout(mediaStart);
       subscription?.close();
       this.#pipelines.delete(pipeline);
       if (this.#lastPublish.get(streamName) === pipeline.done) this.#lastPublish.delete(streamName);

@@ -14,6 +14,7 @@ import {
   GetImagesCommand,
   InvalidArgumentException,
   KinesisVideoArchivedMediaClient,
+  NoDataRetentionException,
   ResourceNotFoundException,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -237,5 +238,44 @@ describe('GetImages', () => {
     );
     expect(beyond.Images?.map((i) => i.Error)).toEqual(['NO_MEDIA', 'NO_MEDIA']);
     client.destroy();
+  });
+});
+
+describe('NoDataRetentionException', () => {
+  it('answers GetClip and GetImages on a stream with DataRetentionInHours 0', async () => {
+    const unretained = `noretention-${randomBytes(4).toString('hex')}`;
+    const { StreamARN } = await kvs.send(
+      new CreateStreamCommand({ StreamName: unretained, DataRetentionInHours: 0 }),
+    );
+    const client = await archivedMediaClient('GET_CLIP');
+    const now = Date.now();
+    const clip = client.send(
+      new GetClipCommand({
+        StreamName: unretained,
+        ClipFragmentSelector: {
+          FragmentSelectorType: 'SERVER_TIMESTAMP',
+          TimestampRange: { StartTimestamp: new Date(now - 60_000), EndTimestamp: new Date(now) },
+        },
+      }),
+    );
+    await expect(clip).rejects.toBeInstanceOf(NoDataRetentionException);
+    await expect(clip).rejects.toMatchObject({
+      $metadata: { httpStatusCode: 400 },
+      message: expect.stringContaining('DataRetentionInHours of 0'),
+    });
+    await expect(
+      client.send(
+        new GetImagesCommand({
+          StreamARN,
+          ImageSelectorType: 'SERVER_TIMESTAMP',
+          StartTimestamp: new Date(now - 60_000),
+          EndTimestamp: new Date(now),
+          SamplingInterval: 1000,
+          Format: 'JPEG',
+        }),
+      ),
+    ).rejects.toBeInstanceOf(NoDataRetentionException);
+    client.destroy();
+    await kvs.send(new DeleteStreamCommand({ StreamARN }));
   });
 });

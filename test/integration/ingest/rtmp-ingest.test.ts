@@ -15,6 +15,7 @@ import {
 } from '../../../src/ingest/index.ts';
 import { createLogger } from '../../../src/logging/index.ts';
 import type { FragmentEvent, InitEvent } from '../../../src/media/fmp4/index.ts';
+import { RTMP_TYPE, rawRtmpPublish } from '../../support/raw-rtmp-publisher.ts';
 
 // Real ffmpeg publishers against RtmpIngest (node-media-server in process → ffmpeg -c copy → fragmenter).
 // The FragmentSink and PublishGate are our own ports, implemented here.
@@ -122,7 +123,7 @@ function publish(
 async function startIngest(
   sink: FragmentSink,
   gate: PublishGate,
-  extra: { admissionTimeoutMs?: number } = {},
+  extra: { admissionTimeoutMs?: number; mediaStartTimeoutMs?: number } = {},
 ): Promise<{ ingest: RtmpIngest; port: number }> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), 'sg-rtmp-'));
@@ -205,6 +206,28 @@ describe('RtmpIngest', () => {
     const starts = fragments.map((f) => f.startDecodeTimeMs);
     expect(starts).toEqual([...starts].sort((a, b) => a - b));
     expect(sink.overlapping).toBe(0);
+  }, 30_000);
+
+  it('delivers a video-only publish while it is live, not only when it ends', async () => {
+    // NMS's FLV header declares an audio track every publisher has; ffmpeg would wait for it.
+    const sink = new CollectingSink();
+    const { port } = await startIngest(sink, new TestGate(['cam1']));
+    const url = `rtmp://127.0.0.1:${port}/live/cam1?key=${publishToken(secret, 'cam1')}`;
+    const child = spawn(
+      ffmpegPath,
+      [
+        ...['-hide_banner', '-nostdin', '-loglevel', 'error', '-re'],
+        ...['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-t', '20'],
+        ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-pix_fmt', 'yuv420p', '-f', 'flv', url],
+      ],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    children.add(child);
+    await expect.poll(() => sink.fragments('cam1').length, { timeout: 15_000 }).toBeGreaterThanOrEqual(2);
+    expect(child.exitCode).toBeNull(); // still publishing
+    expect(sink.inits('cam1')[0]?.tracks.map((track) => track.codec)).toEqual([
+      expect.stringMatching(/^avc1\./),
+    ]);
   }, 30_000);
 
   it('treats a reconnect as a fresh publish at once (no 30 s grace window, no replayed GOP)', async () => {
@@ -307,6 +330,39 @@ describe('RtmpIngest', () => {
       .poll(() => sink.fragments('cam1').reduce((sum, f) => sum + f.durationMs, 0), { timeout: 10_000 })
       .toBeGreaterThan(5800);
     expect(sink.events.get('cam2')).toBeUndefined();
+  }, 30_000);
+
+  it('closes an admitted publisher whose media gives no init segment before the media-start deadline', async () => {
+    const sink = new CollectingSink();
+    const { port } = await startIngest(sink, new TestGate(['cam1']), { mediaStartTimeoutMs: 2_000 });
+    const publisher = await rawRtmpPublish({
+      port,
+      app: 'live',
+      streamName: 'cam1',
+      token: publishToken(secret, 'cam1'),
+    });
+    sockets.add(publisher.socket);
+    // A garbage AVC sequence header, then garbage frames, as long as the connection is open.
+    let timestampMs = 0;
+    const timer = setInterval(() => {
+      publisher.send(
+        RTMP_TYPE.video,
+        timestampMs,
+        Buffer.concat([Buffer.from([0x17, 0, 0, 0, 0]), randomBytes(40)]),
+      );
+      publisher.send(
+        RTMP_TYPE.video,
+        timestampMs,
+        Buffer.concat([Buffer.from([0x17, 1, 0, 0, 0]), randomBytes(900)]),
+      );
+      timestampMs += 40;
+    }, 40);
+    try {
+      await publisher.closed;
+    } finally {
+      clearInterval(timer);
+    }
+    expect(sink.total()).toBe(0);
   }, 30_000);
 
   it('closes the publisher when the sink rejects a fragment', async () => {

@@ -18,8 +18,22 @@ describe('loadConfig', () => {
       accountId: '000000000000',
       tls: undefined,
       ffmpegPath: undefined,
+      videoBacklogMemoryBytes: 16 * 1024 * 1024,
+      videoSpoolMaxBytes: 1024 * 1024 * 1024,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('bounds the video backlog: memory and spool bytes, 0 = no spool; negatives refused', () => {
+    const config = loadConfig({
+      STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES: '65536',
+      STREAMGATE_VIDEO_SPOOL_MAX_BYTES: '0',
+    });
+    expect(config).toMatchObject({ videoBacklogMemoryBytes: 65536, videoSpoolMaxBytes: 0 });
+    expect(() => loadConfig({ STREAMGATE_VIDEO_SPOOL_MAX_BYTES: '-1' })).toThrow(ConfigError);
+    expect(() => loadConfig({ STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES: '16MiB' })).toThrow(
+      /STREAMGATE_VIDEO_BACKLOG_MEMORY_BYTES/,
+    );
   });
 
   it('parses every documented variable', () => {
