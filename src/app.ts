@@ -9,6 +9,7 @@ import {
   AwsProtocol,
   archivedMediaApi,
   efoOperations,
+  firehoseApi,
   kinesisApi,
   kinesisVideoApi,
   kmsApi,
@@ -31,6 +32,7 @@ import {
   StreamRegistry,
 } from './data-streams/index.ts';
 import { isServiceError } from './errors/index.ts';
+import { Firehose, FirehoseMetrics, type SourceStreams } from './firehose/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
 import { RtmpIngest, resolvePublishSecret, verifyPublishToken } from './ingest/index.ts';
 import { type Clock, KeyMaintenance, KeyService } from './kms/index.ts';
@@ -70,6 +72,8 @@ export interface App {
   readonly retentionSweeper: RetentionSweeper;
   /** Kinesis Video Streams archive writer (available after start()). */
   readonly videoArchive: ArchiveWriter;
+  /** Firehose delivery streams and their delivery (available after start()). */
+  readonly firehose: Firehose;
 }
 
 /** Test seams: where to probe for a default Redis; the clock of expiry and retention (not of SigV4). */
@@ -80,6 +84,10 @@ export interface AppOverrides {
   kmsMaintenanceIntervalMs?: number;
   /** Period of the Data Streams retention sweep; default one minute. */
   retentionSweepIntervalMs?: number;
+  /** Firehose: backoff base of transform and HTTP endpoint retries (default 1 s). */
+  firehoseRetryBaseMs?: number;
+  /** Firehose: pause of idle delivery workers and source readers (default 200 ms). */
+  firehosePollMs?: number;
 }
 
 /** Builds the gateway from a validated config. Nothing touches the network until start(). */
@@ -107,6 +115,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let envelope: Envelope | undefined;
   let retentionSweeper: RetentionSweeper | undefined;
   let videoArchive: ArchiveWriter | undefined;
+  let firehose: Firehose | undefined;
   let rtmpIngest: RtmpIngest | undefined;
   let videoSweeper: VideoRetentionSweeper | undefined;
   let subscriptions: ShardSubscriptions | undefined;
@@ -145,6 +154,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     get videoArchive() {
       if (!videoArchive) throw new Error('app not started');
       return videoArchive;
+    },
+    get firehose() {
+      if (!firehose) throw new Error('app not started');
+      return firehose;
     },
     get kmsMaintenance() {
       if (!kmsMaintenance) throw new Error('app not started');
@@ -243,6 +256,29 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             extraOperations: efoOperations({ admin: streamAdmin, consumers, subscriptions }),
           }),
         );
+        firehose = new Firehose({
+          redis: redis.client,
+          store: objectStore,
+          sealer: envelopes,
+          keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
+          source: sourceStreams(registry, recordIO),
+          clock,
+          metrics: new FirehoseMetrics(metrics.registry),
+          region: config.region,
+          accountId: config.accountId,
+          timing: {
+            syncMs: 1_000,
+            pollMs: overrides.firehosePollMs ?? 200,
+            claimIdleMs: config.firehoseClaimIdleMs,
+            sourceLeaseMs: Math.max(1_000, config.firehoseClaimIdleMs),
+          },
+          ...(overrides.firehoseRetryBaseMs !== undefined
+            ? { retryBaseMs: overrides.firehoseRetryBaseMs }
+            : {}),
+          logger: logger.child({ module: 'firehose' }),
+        });
+        aws.registerJsonService(firehoseApi({ firehose }));
+        firehose.start();
         const videoStreams = new VideoStreamRegistry({
           redis: redis.client,
           keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
@@ -360,6 +396,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         subscriptions?.stop(); // open SubscribeToShard streams would hold up the drain below
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
+        await firehose?.stop();
         await rtmpIngest?.stop();
         videoArchive?.stop();
         await videoSweeper?.stop();
@@ -374,6 +411,39 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     },
   };
   return app;
+}
+
+/** Firehose's view of Data Streams for KinesisStreamAsSource: shard lineage and reads from a position. */
+function sourceStreams(registry: StreamRegistry, records: RecordIO): SourceStreams {
+  return {
+    async shards(streamName) {
+      const view = await registry.get(streamName);
+      return view?.shards.map((s) => ({
+        shardId: s.shardId,
+        parentShardIds: [s.parentShardId, s.adjacentParentShardId].filter(
+          (p): p is string => p !== undefined,
+        ),
+      }));
+    },
+    async read(streamName, shardId, afterSequenceNumber, limit) {
+      const iterator = await records.shardIterator(
+        streamName,
+        shardId,
+        afterSequenceNumber === undefined
+          ? { type: 'TRIM_HORIZON' }
+          : { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: afterSequenceNumber },
+      );
+      const page = await records.getRecords(iterator, limit);
+      return {
+        records: page.records.map((r) => ({
+          sequenceNumber: r.sequenceNumber,
+          arrivalMs: r.arrivalMs,
+          data: r.data,
+        })),
+        ended: page.nextShardIterator === undefined,
+      };
+    },
+  };
 }
 
 /** The ffmpeg binary (FFMPEG_PATH or PATH); undefined, with a warning, when there is none. */

@@ -95,6 +95,7 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   STREAMGATE_KDS_SHARD_LIMITS: z.enum(['off', 'aws']).default('off'),
+  STREAMGATE_FIREHOSE_CLAIM_IDLE_MS: positiveMs.default(60_000),
   STREAMGATE_PUBLIC_URL: z
     .string()
     .trim()
@@ -134,6 +135,8 @@ export interface Config {
   kdsMaxRecordBytes: number;
   /** `aws`: enforce AWS's per-shard throughput limits (per replica); `off`: unlimited. */
   kdsShardLimits: 'off' | 'aws';
+  /** How long Firehose records may sit unacknowledged with a silent worker before another takes them. */
+  firehoseClaimIdleMs: number;
   /** Base URL clients reach the gateway at (GetDataEndpoint); undefined = from each request's Host. */
   publicUrl: string | undefined;
   headersTimeoutMs: number;
@@ -203,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.STREAMGATE_MAX_BODY_BYTES,
     kdsMaxRecordBytes: e.STREAMGATE_KDS_MAX_RECORD_BYTES,
     kdsShardLimits: e.STREAMGATE_KDS_SHARD_LIMITS,
+    firehoseClaimIdleMs: e.STREAMGATE_FIREHOSE_CLAIM_IDLE_MS,
     publicUrl: e.STREAMGATE_PUBLIC_URL?.replace(/\/+$/, ''),
     headersTimeoutMs: e.STREAMGATE_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
@@ -255,6 +259,11 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
     'STREAMGATE_KDS_SHARD_LIMITS',
     'off',
     "aws = enforce AWS's per-shard throughput limits (1 MiB/s, 1000 records/s in; 2 MiB/s, 5 calls/s out)",
+  ],
+  [
+    'STREAMGATE_FIREHOSE_CLAIM_IDLE_MS',
+    '60000',
+    'Firehose: buffered records a worker stopped renewing for this long are delivered by another replica',
   ],
   [
     'STREAMGATE_PUBLIC_URL',

@@ -61,6 +61,10 @@ export const errorCatalog = {
   InvalidDeviceException: client(400),
   ClientLimitExceededException: client(400, true),
   NotAuthorizedException: client(401),
+  // Firehose (Firehose_20150804)
+  ConcurrentModificationException: client(400),
+  InvalidKMSResourceException: client(400),
+  InvalidSourceException: client(400),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Name of a catalogued error. */

@@ -1,0 +1,160 @@
+import type { RedisClient } from '../redis/index.ts';
+import { DELIVERY_GROUP, firehoseKeys } from './keys.ts';
+import { ACK_RECORDS, APPEND_RECORDS, APPEND_SOURCE_RECORDS } from './lua-scripts.ts';
+
+/** A record as it waits in the buffer (data still sealed when `sealed`). */
+export interface BufferedRecord {
+  /** Buffer entry id; also the RecordId PutRecord returns is derived from it. */
+  entryId: string;
+  data: Buffer;
+  arrivalMs: number;
+  sealed: boolean;
+}
+
+/** A record to append. */
+export interface IncomingRecord {
+  data: Buffer;
+  arrivalMs: number;
+  sealed: boolean;
+}
+
+interface ScriptClient {
+  sgFhAppend(buffer: string, ...args: Array<string | Buffer>): Promise<string[]>;
+  sgFhAppendSource(buffer: string, checkpoints: string, ...args: Array<string | Buffer>): Promise<number>;
+  sgFhAck(buffer: string, group: string, ...ids: string[]): Promise<number>;
+}
+
+type RawEntry = [Buffer, Buffer[]];
+
+// Lua's unpack and Redis' argument lists are bounded: acknowledge in chunks.
+const ACK_CHUNK = 1_000;
+
+/**
+ * One Redis stream per delivery stream with the consumer group `delivery`: appends are acknowledged to
+ * producers once stored; workers read through the group, delete only after delivery, and reclaim the
+ * pending entries of a dead worker with XAUTOCLAIM.
+ */
+export class RecordBuffer {
+  readonly #redis: RedisClient;
+  readonly #scripts: ScriptClient;
+
+  constructor(redis: RedisClient) {
+    this.#redis = redis;
+    redis.defineCommand('sgFhAppend', { numberOfKeys: 1, lua: APPEND_RECORDS });
+    redis.defineCommand('sgFhAppendSource', { numberOfKeys: 2, lua: APPEND_SOURCE_RECORDS });
+    redis.defineCommand('sgFhAck', { numberOfKeys: 1, lua: ACK_RECORDS });
+    this.#scripts = redis as unknown as ScriptClient;
+  }
+
+  /** Appends records atomically; returns their entry ids in order. */
+  append(name: string, records: readonly IncomingRecord[]): Promise<string[]> {
+    return this.#scripts.sgFhAppend(firehoseKeys.buffer(name), ...flatten(records));
+  }
+
+  /** Appends records of a source shard and moves its checkpoint in the same step. */
+  async appendFromSource(
+    name: string,
+    shardId: string,
+    checkpoint: string,
+    records: readonly IncomingRecord[],
+  ): Promise<void> {
+    await this.#scripts.sgFhAppendSource(
+      firehoseKeys.buffer(name),
+      firehoseKeys.checkpoints(name),
+      shardId,
+      checkpoint,
+      ...flatten(records),
+    );
+  }
+
+  /** Source checkpoints: shard id -> last buffered sequence number or END. */
+  checkpoints(name: string): Promise<Record<string, string>> {
+    return this.#redis.hgetall(firehoseKeys.checkpoints(name));
+  }
+
+  /** Up to `count` records never delivered to any worker; they become pending for `consumer`. */
+  async readNew(name: string, consumer: string, count: number): Promise<BufferedRecord[]> {
+    const reply = (await this.#redis.xreadgroupBuffer(
+      'GROUP',
+      DELIVERY_GROUP,
+      consumer,
+      'COUNT',
+      count,
+      'STREAMS',
+      firehoseKeys.buffer(name),
+      '>',
+    )) as unknown as Array<[Buffer, RawEntry[]]> | null;
+    return (reply?.[0]?.[1] ?? []).flatMap(toRecord);
+  }
+
+  /**
+   * Takes over records pending longer than `minIdleMs` with another (presumably dead) worker, or with
+   * this consumer from before a restart; at most `count`.
+   */
+  async reclaim(name: string, consumer: string, minIdleMs: number, count: number): Promise<BufferedRecord[]> {
+    const reply = (await this.#redis.callBuffer(
+      'XAUTOCLAIM',
+      firehoseKeys.buffer(name),
+      DELIVERY_GROUP,
+      consumer,
+      minIdleMs,
+      '0-0',
+      'COUNT',
+      count,
+    )) as unknown as [Buffer, RawEntry[], Buffer[]];
+    return (reply[1] ?? []).flatMap(toRecord);
+  }
+
+  /** Resets the idle time of records this worker still holds, so no other worker reclaims them. */
+  async renew(name: string, consumer: string, entryIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < entryIds.length; i += ACK_CHUNK) {
+      await this.#redis.call(
+        'XCLAIM',
+        firehoseKeys.buffer(name),
+        DELIVERY_GROUP,
+        consumer,
+        0,
+        ...entryIds.slice(i, i + ACK_CHUNK),
+        'JUSTID',
+      );
+    }
+  }
+
+  /** Forgets delivered records (XACK + XDEL). */
+  async acknowledge(name: string, entryIds: readonly string[]): Promise<void> {
+    for (let i = 0; i < entryIds.length; i += ACK_CHUNK) {
+      await this.#scripts.sgFhAck(
+        firehoseKeys.buffer(name),
+        DELIVERY_GROUP,
+        ...entryIds.slice(i, i + ACK_CHUNK),
+      );
+    }
+  }
+
+  /** Records waiting (delivered to a worker or not). */
+  length(name: string): Promise<number> {
+    return this.#redis.xlen(firehoseKeys.buffer(name));
+  }
+}
+
+function flatten(records: readonly IncomingRecord[]): Array<string | Buffer> {
+  const args: Array<string | Buffer> = [];
+  for (const r of records) args.push(r.data, String(r.arrivalMs), r.sealed ? '1' : '0');
+  return args;
+}
+
+/** A stream entry -> record; an entry deleted while pending (nil fields) yields nothing. */
+function toRecord([id, flat]: RawEntry): BufferedRecord[] {
+  if (!flat) return [];
+  const fields = new Map<string, Buffer>();
+  for (let i = 0; i + 1 < flat.length; i += 2)
+    fields.set((flat[i] as Buffer).toString(), flat[i + 1] as Buffer);
+  return [
+    {
+      entryId: id.toString(),
+      data: fields.get('d') ?? Buffer.alloc(0),
+      arrivalMs: Number(fields.get('t')?.toString() ?? 0),
+      sealed: fields.get('e')?.toString() === '1',
+    },
+  ];
+}

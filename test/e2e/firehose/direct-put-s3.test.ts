@@ -1,0 +1,116 @@
+import {
+  CreateDeliveryStreamCommand,
+  DeleteDeliveryStreamCommand,
+  DescribeDeliveryStreamCommand,
+  type FirehoseClient,
+  ListDeliveryStreamsCommand,
+  PutRecordBatchCommand,
+  PutRecordCommand,
+} from '@aws-sdk/client-firehose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApp, startApp } from '../../support/start-app.ts';
+import { deliveredObjects, firehoseClient, gunzipAll, uniqueName } from './firehose-support.ts';
+
+let gateway: RunningApp;
+let firehose: FirehoseClient;
+beforeAll(async () => {
+  gateway = await startApp({ objectStore: 's3' });
+  firehose = firehoseClient(gateway.endpoint);
+});
+afterAll(async () => {
+  firehose?.destroy();
+  await gateway?.stop();
+});
+
+describe('DirectPut to ExtendedS3 with GZIP', () => {
+  it('delivers 100,000 JSON records exactly, in order per producer, flushing by size and by interval', async () => {
+    const name = uniqueName('gz');
+    const bucket = uniqueName('bucket');
+    const created = await firehose.send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: name,
+        DeliveryStreamType: 'DirectPut',
+        ExtendedS3DestinationConfiguration: {
+          RoleARN: 'arn:aws:iam::000000000000:role/firehose',
+          BucketARN: `arn:aws:s3:::${bucket}`,
+          Prefix: "data/dt=!{timestamp:yyyy'-'MM'-'dd}/h=!{timestamp:HH}/",
+          ErrorOutputPrefix: 'errors/!{firehose:error-output-type}/',
+          BufferingHints: { SizeInMBs: 1, IntervalInSeconds: 2 },
+          CompressionFormat: 'GZIP',
+        },
+      }),
+    );
+    expect(created.DeliveryStreamARN).toBe(`arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`);
+    const described = await firehose.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
+    expect(described.DeliveryStreamDescription?.DeliveryStreamStatus).toBe('ACTIVE');
+    expect(described.DeliveryStreamDescription?.VersionId).toBe('1');
+    const listed = await firehose.send(new ListDeliveryStreamsCommand({ Limit: 10_000 }));
+    expect(listed.DeliveryStreamNames).toContain(name);
+
+    const producers = 4;
+    const perProducer = 25_000;
+    const inputs: string[][] = [];
+    await Promise.all(
+      Array.from({ length: producers }, async (_, p) => {
+        const lines: string[] = [];
+        inputs[p] = lines;
+        for (let start = 0; start < perProducer; start += 500) {
+          const batch = Array.from(
+            { length: 500 },
+            (_, k) => `${JSON.stringify({ producer: p, seq: start + k, pad: 'x'.repeat(20) })}\n`,
+          );
+          lines.push(...batch);
+          const put = await firehose.send(
+            new PutRecordBatchCommand({
+              DeliveryStreamName: name,
+              Records: batch.map((line) => ({ Data: Buffer.from(line) })),
+            }),
+          );
+          expect(put.FailedPutCount).toBe(0);
+          expect(put.RequestResponses?.every((r) => typeof r.RecordId === 'string')).toBe(true);
+        }
+      }),
+    );
+    const single = await firehose.send(
+      new PutRecordCommand({
+        DeliveryStreamName: name,
+        Record: { Data: Buffer.from('{"producer":"single"}\n') },
+      }),
+    );
+    expect(single.RecordId).toMatch(/^[0-9a-f]+$/);
+
+    const expectedBytes =
+      inputs.flat().reduce((n, l) => n + Buffer.byteLength(l), 0) +
+      Buffer.byteLength('{"producer":"single"}\n');
+    await expect
+      .poll(async () => gunzipAll(await deliveredObjects(gateway.app.objectStore, bucket)).length, {
+        timeout: 60_000,
+        interval: 500,
+      })
+      .toBe(expectedBytes);
+
+    const objects = await deliveredObjects(gateway.app.objectStore, bucket);
+    for (const o of objects) {
+      expect(o.key).toMatch(
+        new RegExp(
+          `^data/dt=\\d{4}-\\d{2}-\\d{2}/h=\\d{2}/${name}-1-\\d{4}-\\d{2}-\\d{2}-\\d{2}-\\d{2}-\\d{2}-[0-9a-f-]{36}\\.gz$`,
+        ),
+      );
+    }
+    // Size flushes: every object but the last holds at least 1 MiB; the last one is an interval flush.
+    const sizes = objects.map((o) => gunzipAll([o]).length);
+    expect(sizes.slice(0, -1).every((s) => s >= 1024 * 1024)).toBe(true);
+    expect(sizes.at(-1)).toBeLessThan(1024 * 1024);
+
+    const delivered = gunzipAll(objects)
+      .toString()
+      .split('\n')
+      .filter((l) => l !== '');
+    expect(delivered).toHaveLength(producers * perProducer + 1);
+    for (let p = 0; p < producers; p++) {
+      const mine = delivered.filter((l) => l.startsWith(`{"producer":${p},`)).map((l) => `${l}\n`);
+      expect(mine).toEqual(inputs[p]);
+    }
+    await firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: name }));
+  });
+});
