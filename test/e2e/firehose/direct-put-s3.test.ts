@@ -111,6 +111,26 @@ describe('DirectPut to ExtendedS3 with GZIP', () => {
       const mine = delivered.filter((l) => l.startsWith(`{"producer":${p},`)).map((l) => `${l}\n`);
       expect(mine).toEqual(inputs[p]);
     }
+    const metrics = await (await fetch(`${gateway.endpoint}/metrics`)).text();
+    const label = `{delivery_stream="${name}"}`;
+    expect(metrics).toContain(
+      `streamgate_firehose_incoming_records_total${label} ${producers * perProducer + 1}`,
+    );
+    expect(metrics).toContain(`streamgate_firehose_incoming_bytes_total${label} ${expectedBytes}`);
+    expect(metrics).toContain(
+      `streamgate_firehose_delivery_to_s3_records_total${label} ${producers * perProducer + 1}`,
+    );
+    expect(metrics).toContain(
+      `streamgate_firehose_delivery_to_s3_success_total{delivery_stream="${name}",outcome="success"} ${objects.length}`,
+    );
+    expect(metrics).toMatch(
+      new RegExp(
+        `streamgate_firehose_delivery_to_s3_data_freshness_seconds\\{delivery_stream="${name}"\\} \\d`,
+      ),
+    );
+
     await firehose.send(new DeleteDeliveryStreamCommand({ DeliveryStreamName: name }));
+    const gone = await firehose.send(new ListDeliveryStreamsCommand({ Limit: 10_000 }));
+    expect(gone.DeliveryStreamNames).not.toContain(name);
   });
 });

@@ -145,6 +145,13 @@ describe('ProcessingConfiguration with an HTTP Lambda-style transform', () => {
     expect(Buffer.concat(backup.map((o) => o.body)).toString()).toBe(source.join(''));
     expect(backup[0]?.key).toMatch(/^source\/\d{4}\/\d{2}\/\d{2}\/\d{2}\//);
 
+    const metrics = await (await fetch(`${gateway.endpoint}/metrics`)).text();
+    const series = (outcome: string) =>
+      `streamgate_firehose_execute_processing_success_total{delivery_stream="${name}",outcome="${outcome}"}`;
+    expect(metrics).toContain(`${series('ok')} ${expectedOk.length}`);
+    expect(metrics).toContain(`${series('dropped')} ${count / 5}`);
+    expect(metrics).toContain(`${series('failed')} ${expectedFailed.length}`);
+
     expect(invocations[0]).toMatchObject({
       deliveryStreamArn: `arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`,
       region: 'us-east-1',
