@@ -39,6 +39,7 @@ export class DeliveryWorker {
   #bytes = 0;
   #batchStartMs = 0;
   #lastRenewMs = 0;
+  #lastReclaimMs = Number.NEGATIVE_INFINITY;
   #failures = 0;
 
   constructor(options: {
@@ -104,15 +105,21 @@ export class DeliveryWorker {
       this.#lastRenewMs = now;
     }
     let taken = 0;
-    if (this.#bytes < hints.sizeBytes) {
+    if (this.#bytes < hints.sizeBytes && now - this.#lastReclaimMs >= this.#timing.claimIdleMs / 2) {
+      this.#lastReclaimMs = now;
       const reclaimed = await this.#buffer.reclaim(
         this.#name,
         this.#consumer,
         this.#timing.claimIdleMs,
         READ_COUNT,
       );
+      taken += this.#hold(reclaimed);
+    }
+    // Read what is there up to the size hint, so a backlog goes out in full-size objects.
+    while (this.#bytes < hints.sizeBytes) {
       const fresh = await this.#buffer.readNew(this.#name, this.#consumer, READ_COUNT);
-      taken = this.#hold(reclaimed) + this.#hold(fresh);
+      taken += this.#hold(fresh);
+      if (fresh.length < READ_COUNT) break;
     }
     if (this.#batch.length === 0) return true;
     const due = this.#bytes >= hints.sizeBytes || this.#clock.now() - this.#batchStartMs >= hints.intervalMs;
