@@ -40,6 +40,7 @@ export class DeliveryWorker {
   #batchStartMs = 0;
   #lastRenewMs = 0;
   #lastReclaimMs = Number.NEGATIVE_INFINITY;
+  #streamId: string | undefined;
   #failures = 0;
 
   constructor(options: {
@@ -98,6 +99,11 @@ export class DeliveryWorker {
 
   /** One round: take records, deliver when due; true when nothing happened. */
   async #step(stream: DeliveryStreamRecord, signal: AbortSignal): Promise<boolean> {
+    if (stream.id !== this.#streamId) {
+      // Deleted and re-created under the same name: what was held belonged to the old buffer.
+      this.#streamId = stream.id;
+      this.#clearBatch();
+    }
     const hints = bufferingOf(stream.destination);
     const now = this.#clock.now();
     if (this.#batch.length > 0 && now - this.#lastRenewMs >= this.#timing.claimIdleMs / 3) {
@@ -130,11 +136,15 @@ export class DeliveryWorker {
       this.#name,
       this.#batch.map((r) => r.entryId),
     );
+    this.#clearBatch();
+    this.#failures = 0;
+    return false;
+  }
+
+  #clearBatch(): void {
     this.#batch = [];
     this.#held.clear();
     this.#bytes = 0;
-    this.#failures = 0;
-    return false;
   }
 
   #hold(records: readonly BufferedRecord[]): number {
