@@ -128,7 +128,6 @@ export class DeliveryFleet {
           registry: o.registry,
           source: o.source,
           sealer: o.sealer,
-          clock: o.clock,
           metrics: o.metrics,
           pollMs: o.timing.pollMs,
           leaseMs: o.timing.sourceLeaseMs,

@@ -5,7 +5,7 @@ import type { DeliveryStreamRegistry } from './delivery-stream-registry.ts';
 import type { FirehoseMetrics } from './firehose-metrics.ts';
 import { firehoseKeys } from './keys.ts';
 import { RENEW_LEASE } from './lua-scripts.ts';
-import type { Clock, RecordSealer, SourceStreams } from './ports.ts';
+import type { RecordSealer, SourceStreams } from './ports.ts';
 import type { IncomingRecord, RecordBuffer } from './record-buffer.ts';
 import { sleep } from './record-processing.ts';
 
@@ -26,7 +26,6 @@ export interface KinesisSourceOptions {
   registry: DeliveryStreamRegistry;
   source: SourceStreams;
   sealer: RecordSealer;
-  clock: Clock;
   metrics: FirehoseMetrics;
   pollMs: number;
   leaseMs: number;
