@@ -9,10 +9,11 @@ import {
 import type { FirehoseMetrics } from './firehose-metrics.ts';
 import { deliverToHttpEndpoint } from './http-endpoint-delivery.ts';
 import type { Clock, RecordSealer } from './ports.ts';
-import { evaluatePrefix, extensionOf, objectName } from './prefix-expression.ts';
+import { evaluatePrefix, extensionOf, objectName, partitionKeysOf } from './prefix-expression.ts';
 import type { BufferedRecord } from './record-buffer.ts';
 import {
   type FailedRecord,
+  type ProcessedRecord,
   processRecords,
   type SourceRecordView,
   type TransformInvoker,
@@ -78,15 +79,23 @@ export class BatchDelivery {
           records,
         );
       }
-      if (processing.delivered.length > 0) {
+      const failed = [...processing.failed];
+      for (const group of partitionGroups(
+        destination.dynamicPartitioning,
+        destination.s3.prefix,
+        processing.delivered,
+        failed,
+        this.#o.clock.now(),
+      )) {
         await this.#writeObject(
           stream,
           destination.s3,
-          processing.delivered.map((d) => d.data),
-          processing.delivered.map((d) => d.record),
+          group.records.map((d) => d.data),
+          group.records.map((d) => d.record),
+          group.partitionKeys,
         );
       }
-      await this.#writeErrors(stream, destination.s3, 'processing-failed', processing.failed);
+      await this.#writeErrorsByType(stream, destination.s3, failed);
       return;
     }
 
@@ -113,6 +122,7 @@ export class BatchDelivery {
         for (const d of processing.delivered) {
           httpFailed.push({
             record: { ...d.record, data: d.data },
+            errorOutputType: 'http-endpoint-failed',
             attemptsMade: outcome.attemptsMade,
             errorCode: outcome.errorCode,
             errorMessage: outcome.errorMessage,
@@ -130,8 +140,7 @@ export class BatchDelivery {
         );
       }
     }
-    await this.#writeErrors(stream, destination.s3, 'processing-failed', processing.failed);
-    await this.#writeErrors(stream, destination.s3, 'http-endpoint-failed', httpFailed);
+    await this.#writeErrorsByType(stream, destination.s3, [...processing.failed, ...httpFailed]);
   }
 
   async #open(stream: DeliveryStreamRecord, r: BufferedRecord): Promise<SourceRecordView> {
@@ -145,9 +154,14 @@ export class BatchDelivery {
     target: ObjectDestination,
     data: readonly Buffer[],
     records: readonly SourceRecordView[],
+    partitionKeys?: Record<string, string>,
   ): Promise<void> {
     const oldestMs = oldestArrival(records);
-    const prefix = evaluatePrefix(target.prefix, { timestampMs: oldestMs, randomString: randomString() });
+    const prefix = evaluatePrefix(target.prefix, {
+      timestampMs: oldestMs,
+      randomString: randomString(),
+      partitionKeys,
+    });
     const name = objectName({
       streamName: stream.name,
       versionId: stream.versionId,
@@ -171,6 +185,22 @@ export class BatchDelivery {
     this.#o.metrics.deliveryToS3Records.inc(label, data.length);
     this.#o.metrics.deliveryToS3Bytes.inc(label, raw.length);
     this.#o.metrics.deliveryToS3DataFreshness.set(label, (this.#o.clock.now() - oldestMs) / 1000);
+  }
+
+  /** The error output of each error output type present. */
+  async #writeErrorsByType(
+    stream: DeliveryStreamRecord,
+    target: ObjectDestination,
+    failed: readonly FailedRecord[],
+  ): Promise<void> {
+    for (const type of new Set(failed.map((f) => f.errorOutputType))) {
+      await this.#writeErrors(
+        stream,
+        target,
+        type,
+        failed.filter((f) => f.errorOutputType === type),
+      );
+    }
   }
 
   /** Failed records as JSON lines under ErrorOutputPrefix (or `<error-output-type>/YYYY/MM/dd/HH/`). */
@@ -221,6 +251,44 @@ const ALPHABET = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789
 /** `!{firehose:random-string}`: 11 alphanumeric characters. */
 function randomString(): string {
   return [...randomBytes(11)].map((b) => ALPHABET[b % ALPHABET.length]).join('');
+}
+
+/**
+ * Dynamic partitioning: one group per distinct value of the keys the prefix uses; a record missing
+ * one of them fails (partitioning-failed). Without it, one group of everything.
+ */
+function partitionGroups(
+  enabled: boolean,
+  prefix: string | undefined,
+  delivered: readonly ProcessedRecord[],
+  failed: FailedRecord[],
+  nowMs: number,
+): Array<{ records: ProcessedRecord[]; partitionKeys: Record<string, string> | undefined }> {
+  if (delivered.length === 0) return [];
+  if (!enabled) return [{ records: [...delivered], partitionKeys: undefined }];
+  const names = partitionKeysOf(prefix);
+  const groups = new Map<string, { records: ProcessedRecord[]; partitionKeys: Record<string, string> }>();
+  for (const d of delivered) {
+    const missing = names.find((n) => d.partitionKeys?.[n] === undefined);
+    if (missing !== undefined) {
+      failed.push({
+        record: { ...d.record, data: d.data },
+        errorOutputType: 'partitioning-failed',
+        attemptsMade: 1,
+        errorCode: 'DynamicPartitioning.MissingPartitionKey',
+        errorMessage: `The record has no partition key ${missing}.`,
+        attemptEndingMs: nowMs,
+        lambdaArn: undefined,
+      });
+      continue;
+    }
+    const keys = Object.fromEntries(names.map((n) => [n, d.partitionKeys?.[n] as string]));
+    const id = JSON.stringify(names.map((n) => keys[n]));
+    const group = groups.get(id) ?? { records: [], partitionKeys: keys };
+    group.records.push(d);
+    groups.set(id, group);
+  }
+  return [...groups.values()];
 }
 
 /** Arrival time of the oldest record (no spread: batches can hold 100,000s of records). */

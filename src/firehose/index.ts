@@ -25,6 +25,7 @@ export type {
 export { DeliveryStreamRegistry } from './delivery-stream-registry.ts';
 export { Firehose, type FirehoseOptions } from './firehose.ts';
 export { FirehoseMetrics } from './firehose-metrics.ts';
+export { PartitionQueryError, parsePartitionQuery } from './partition-query.ts';
 export type { Clock, KeyChecker, RecordSealer, SourceRecord, SourceShard, SourceStreams } from './ports.ts';
 export {
   checkPrefix,
@@ -32,5 +33,6 @@ export {
   formatJavaDate,
   hasExpressions,
   PrefixExpressionError,
+  partitionKeysOf,
 } from './prefix-expression.ts';
 export type { PutOutcome, RecordIngest } from './record-ingest.ts';

@@ -11,7 +11,7 @@ export interface PrefixContext {
   randomString: string;
   /** For ErrorOutputPrefix: `processing-failed`, `http-endpoint-failed`, ... */
   errorOutputType?: string | undefined;
-  /** Dynamic partitioning keys (`!{partitionKeyFromQuery:<k>}`). */
+  /** Dynamic partitioning keys (`!{partitionKeyFromQuery:<k>}`, `!{partitionKeyFromLambda:<k>}`). */
   partitionKeys?: Readonly<Record<string, string>> | undefined;
 }
 
@@ -19,6 +19,7 @@ export interface PrefixContext {
 export class PrefixExpressionError extends Error {}
 
 const EXPRESSION = /!\{([a-zA-Z]+):([^}]*)\}/g;
+const PARTITION_NAMESPACES = ['partitionKeyFromQuery', 'partitionKeyFromLambda'];
 const DEFAULT_LAYOUT = "yyyy'/'MM'/'dd'/'HH'/'";
 
 /** Throws PrefixExpressionError unless every `!{...}` in `prefix` is one Firehose knows here. */
@@ -33,7 +34,7 @@ export function checkPrefix(prefix: string, kind: 'prefix' | 'errorOutputPrefix'
         throw new PrefixExpressionError(
           `The expression ${whole} is not supported in ${kind === 'prefix' ? 'Prefix' : 'ErrorOutputPrefix'}.`,
         );
-    } else if (namespace === 'partitionKeyFromQuery' && kind === 'prefix') {
+    } else if (PARTITION_NAMESPACES.includes(namespace) && kind === 'prefix') {
       if (value === '') throw new PrefixExpressionError(`The expression ${whole} needs a key name.`);
     } else {
       throw new PrefixExpressionError(
@@ -44,6 +45,14 @@ export function checkPrefix(prefix: string, kind: 'prefix' | 'errorOutputPrefix'
   if (prefix.replace(EXPRESSION, '').includes('!{')) {
     throw new PrefixExpressionError(`The prefix ${prefix} has an unterminated or malformed expression.`);
   }
+}
+
+/** The partition keys a prefix uses (`!{partitionKeyFrom…:<k>}`). */
+export function partitionKeysOf(prefix: string | undefined): string[] {
+  if (prefix === undefined) return [];
+  return [...prefix.matchAll(EXPRESSION)]
+    .filter((m) => PARTITION_NAMESPACES.includes(m[1] as string))
+    .map((m) => m[2] as string);
 }
 
 /** True when the prefix has any `!{...}` expression. */
@@ -65,7 +74,7 @@ export function evaluatePrefix(template: string | undefined, context: PrefixCont
     if (namespace === 'timestamp') return formatJavaDate(context.timestampMs, value);
     if (namespace === 'firehose' && value === 'random-string') return context.randomString;
     if (namespace === 'firehose' && value === 'error-output-type') return context.errorOutputType ?? '';
-    if (namespace === 'partitionKeyFromQuery') return context.partitionKeys?.[value] ?? '';
+    if (PARTITION_NAMESPACES.includes(namespace)) return context.partitionKeys?.[value] ?? '';
     return whole;
   });
 }

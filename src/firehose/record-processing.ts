@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Processing } from './delivery-stream-record.ts';
+import { extractPartitionKeys, PartitionQueryError, parsePartitionQuery } from './partition-query.ts';
 
 // Data transformation (https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html): the
 // Lambda processor, here an HTTP endpoint that speaks the Lambda event contract, and
@@ -15,6 +16,8 @@ export interface SourceRecordView {
 /** A record that failed processing, as the error output writes it. */
 export interface FailedRecord {
   record: SourceRecordView;
+  /** `!{firehose:error-output-type}`: processing-failed, partitioning-failed, http-endpoint-failed. */
+  errorOutputType: string;
   attemptsMade: number;
   errorCode: string;
   errorMessage: string;
@@ -25,10 +28,17 @@ export interface FailedRecord {
 /** The outcome of processing one batch. */
 export interface ProcessingResult {
   /** Records to deliver (result Ok), in source order, with their new data. */
-  delivered: Array<{ record: SourceRecordView; data: Buffer }>;
+  delivered: ProcessedRecord[];
   failed: FailedRecord[];
   /** Records the processor dropped. */
   droppedCount: number;
+}
+
+/** A record on its way to delivery: its (transformed) data and dynamic partitioning keys. */
+export interface ProcessedRecord {
+  record: SourceRecordView;
+  data: Buffer;
+  partitionKeys?: Record<string, string> | undefined;
 }
 
 /** Calls a Lambda-style transform: posts the event JSON, returns the parsed response body. */
@@ -64,7 +74,7 @@ export async function processRecords(
   records: readonly SourceRecordView[],
   options: ProcessingOptions,
 ): Promise<ProcessingResult> {
-  let delivered = records.map((record) => ({ record, data: record.data }));
+  let delivered: ProcessedRecord[] = records.map((record) => ({ record, data: record.data }));
   const failed: FailedRecord[] = [];
   let droppedCount = 0;
   if (!processing.enabled) return { delivered, failed, droppedCount };
@@ -83,13 +93,33 @@ export async function processRecords(
       delivered = next;
     } else if (processor.type === 'AppendDelimiterToRecord') {
       const delimiter = Buffer.from(unescapeDelimiter(processor.parameters.Delimiter ?? '\\n'));
-      delivered = delivered.map((d) => ({ record: d.record, data: Buffer.concat([d.data, delimiter]) }));
+      delivered = delivered.map((d) => ({ ...d, data: Buffer.concat([d.data, delimiter]) }));
+    } else if (processor.type === 'MetadataExtraction') {
+      const specs = parsePartitionQuery(processor.parameters.MetadataExtractionQuery ?? '');
+      const next: ProcessedRecord[] = [];
+      for (const d of delivered) {
+        try {
+          next.push({ ...d, partitionKeys: { ...d.partitionKeys, ...extractPartitionKeys(d.data, specs) } });
+        } catch (error) {
+          if (!(error instanceof PartitionQueryError)) throw error;
+          failed.push({
+            record: { ...d.record, data: d.data },
+            errorOutputType: 'partitioning-failed',
+            attemptsMade: 1,
+            errorCode: 'DynamicPartitioning.MetadataExtractionFailed',
+            errorMessage: error.message,
+            attemptEndingMs: options.now(),
+            lambdaArn: undefined,
+          });
+        }
+      }
+      delivered = next;
     }
   }
   return { delivered, failed, droppedCount };
 }
 
-type Pending = Array<{ record: SourceRecordView; data: Buffer }>;
+type Pending = ProcessedRecord[];
 
 async function invokeChunk(
   url: string,
@@ -122,6 +152,7 @@ async function invokeChunk(
     droppedCount: 0,
     failed: chunk.map(({ record }) => ({
       record,
+      errorOutputType: 'processing-failed',
       attemptsMade: retries + 1,
       errorCode: 'Lambda.InvokeFailed',
       errorMessage: lastError,
@@ -141,8 +172,8 @@ function applyResponse(
 ): ProcessingResult {
   const rows = (response as { records?: unknown })?.records;
   if (!Array.isArray(rows)) throw new Error('transform response has no records array');
-  const byId = new Map<string, { result?: unknown; data?: unknown }>();
-  for (const row of rows as Array<{ recordId?: unknown; result?: unknown; data?: unknown }>) {
+  const byId = new Map<string, ResponseRow>();
+  for (const row of rows as ResponseRow[]) {
     if (typeof row?.recordId !== 'string') throw new Error('transform response record without recordId');
     if (byId.has(row.recordId)) throw new Error(`Lambda.DuplicatedRecordId ${row.recordId}`);
     byId.set(row.recordId, row);
@@ -151,6 +182,7 @@ function applyResponse(
   const fail = (record: SourceRecordView, errorCode: string, errorMessage: string) =>
     result.failed.push({
       record,
+      errorOutputType: 'processing-failed',
       attemptsMade: attempt,
       errorCode,
       errorMessage,
@@ -164,10 +196,26 @@ function applyResponse(
     else if (row.result === 'ProcessingFailed')
       fail(record, 'Lambda.ProcessingFailed', 'The record was marked ProcessingFailed');
     else if (row.result === 'Ok' && typeof row.data === 'string') {
-      result.delivered.push({ record, data: Buffer.from(row.data, 'base64') });
+      const keys = row.metadata?.partitionKeys;
+      result.delivered.push({
+        record,
+        data: Buffer.from(row.data, 'base64'),
+        ...(keys && typeof keys === 'object' ? { partitionKeys: stringValues(keys) } : {}),
+      });
     } else fail(record, 'Lambda.InvalidResult', `result ${String(row.result)} or data is invalid`);
   }
   return result;
+}
+
+interface ResponseRow {
+  recordId?: unknown;
+  result?: unknown;
+  data?: unknown;
+  metadata?: { partitionKeys?: unknown };
+}
+
+function stringValues(value: object): Record<string, string> {
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
 }
 
 function* chunksOf(records: Pending, maxBytes: number): Generator<Pending> {

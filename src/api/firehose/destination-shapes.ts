@@ -5,8 +5,11 @@ import {
   type DeliveryDestination,
   hasExpressions,
   type ObjectDestination,
+  PartitionQueryError,
   PrefixExpressionError,
   type Processing,
+  parsePartitionQuery,
+  partitionKeysOf,
 } from '../../firehose/index.ts';
 import { int, oneOf, str } from '../aws/validation.ts';
 
@@ -105,8 +108,17 @@ const invalid = (message: string) => new ServiceError('InvalidArgumentException'
 /** ExtendedS3 / S3 configuration -> model. */
 export function fromExtendedS3(config: ExtendedS3Config, legacy: boolean): DeliveryDestination {
   const s3 = objectDestination(config, 'Prefix');
-  if (config.DynamicPartitioningConfiguration?.Enabled) {
-    throw invalid('DynamicPartitioningConfiguration is not supported by Streamgate.');
+  const dynamicPartitioning = config.DynamicPartitioningConfiguration?.Enabled === true;
+  if (dynamicPartitioning) {
+    if (!config.ErrorOutputPrefix) {
+      throw invalid('ErrorOutputPrefix cannot be null or empty when dynamic partitioning is enabled.');
+    }
+    if (config.BufferingHints?.SizeInMBs !== undefined && config.BufferingHints.SizeInMBs < 64) {
+      throw invalid('BufferingHints.SizeInMBs must be at least 64 when dynamic partitioning is enabled.');
+    }
+    if (config.BufferingHints?.SizeInMBs === undefined) s3.buffering.sizeBytes = 128 * MiB;
+  } else if (partitionKeysOf(config.Prefix).length > 0) {
+    throw invalid('Prefix uses partitionKey expressions but dynamic partitioning is not enabled.');
   }
   if (config.DataFormatConversionConfiguration?.Enabled === true) {
     throw invalid('DataFormatConversionConfiguration is not supported by Streamgate.');
@@ -119,12 +131,12 @@ export function fromExtendedS3(config: ExtendedS3Config, legacy: boolean): Deliv
     kind: 'ExtendedS3',
     legacy,
     s3: { ...s3, fileExtension: config.FileExtension || undefined },
-    processing: processingOf(config.ProcessingConfiguration),
+    processing: processingOf(config.ProcessingConfiguration, dynamicPartitioning),
     backupMode,
     backup: config.S3BackupConfiguration
       ? objectDestination(config.S3BackupConfiguration, 'S3BackupPrefix')
       : undefined,
-    dynamicPartitioning: false,
+    dynamicPartitioning,
   };
 }
 
@@ -191,7 +203,10 @@ function checkHints(
   }
 }
 
-function processingOf(config: z.output<typeof processingConfiguration> | undefined): Processing {
+function processingOf(
+  config: z.output<typeof processingConfiguration> | undefined,
+  dynamicPartitioning = false,
+): Processing {
   const processors = (config?.Processors ?? []).map((p) => ({
     type: p.Type,
     parameters: Object.fromEntries((p.Parameters ?? []).map((x) => [x.ParameterName, x.ParameterValue])),
@@ -202,6 +217,16 @@ function processingOf(config: z.output<typeof processingConfiguration> | undefin
       throw invalid(
         'Streamgate runs Lambda processors as HTTP endpoints: LambdaArn must be the http(s):// URL of the transform.',
       );
+    }
+    if (p.type === 'MetadataExtraction') {
+      if (!dynamicPartitioning) throw invalid('MetadataExtraction needs dynamic partitioning enabled.');
+      try {
+        parsePartitionQuery(p.parameters.MetadataExtractionQuery ?? '');
+      } catch (error) {
+        if (error instanceof PartitionQueryError) throw invalid(error.message);
+        throw error;
+      }
+      continue;
     }
     if (p.type !== 'Lambda' && p.type !== 'AppendDelimiterToRecord') {
       throw invalid(`Processor type ${p.type} is not supported by Streamgate.`);
@@ -219,7 +244,9 @@ export function describeDestination(destination: DeliveryDestination): Record<st
       ProcessingConfiguration: processingDescription(destination.processing),
       S3BackupMode: destination.backupMode,
       ...(destination.backup ? { S3BackupDescription: s3Description(destination.backup) } : {}),
-      DynamicPartitioningConfiguration: { Enabled: false },
+      DynamicPartitioningConfiguration: destination.dynamicPartitioning
+        ? { Enabled: true, RetryOptions: { DurationInSeconds: 300 } }
+        : { Enabled: false },
       ...(destination.s3.fileExtension ? { FileExtension: destination.s3.fileExtension } : {}),
     };
     return { S3DestinationDescription: s3, ExtendedS3DestinationDescription: extended };
