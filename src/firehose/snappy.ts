@@ -47,7 +47,8 @@ export function hadoopSnappy(input: Buffer, blockBytes = 256 * 1024): Buffer {
 
 /** Greedy LZ77 over one ≤64 KiB fragment with a 4-byte hash table. */
 function compressFragment(input: Buffer): Buffer {
-  const out: number[] = [];
+  // Worst case (all literals): the bytes plus a 3-byte tag per 64 KiB; copies are never longer.
+  const out = new FragmentWriter(input.length + 16);
   const table = new Int32Array(1 << HASH_BITS).fill(-1);
   let literalStart = 0;
   let i = 0;
@@ -60,41 +61,65 @@ function compressFragment(input: Buffer): Buffer {
     if (candidate >= 0 && input.readUInt32LE(candidate) === word) {
       let length = MIN_MATCH;
       while (i + length < input.length && input[candidate + length] === input[i + length]) length++;
-      emitLiteral(out, input, literalStart, i);
-      emitCopy(out, i - candidate, length);
+      out.literal(input, literalStart, i);
+      out.copy(i - candidate, length);
       i += length;
       literalStart = i;
     } else {
       i++;
     }
   }
-  emitLiteral(out, input, literalStart, input.length);
-  return Buffer.from(out);
+  out.literal(input, literalStart, input.length);
+  return out.result();
 }
 
-function emitLiteral(out: number[], input: Buffer, start: number, end: number): void {
-  const length = end - start;
-  if (length === 0) return;
-  const n = length - 1;
-  if (n < 60) out.push(n << 2);
-  else if (n < 0x100) out.push(60 << 2, n);
-  else if (n < 0x10000) out.push(61 << 2, n & 0xff, n >> 8);
-  else out.push(62 << 2, n & 0xff, (n >> 8) & 0xff, n >> 16);
-  for (let i = start; i < end; i++) out.push(input[i] as number);
-}
+/** Appends Snappy elements to a preallocated buffer. */
+class FragmentWriter {
+  readonly #out: Buffer;
+  #pos = 0;
 
-function emitCopy(out: number[], offset: number, length: number): void {
-  let rest = length;
-  while (rest > 0) {
-    // Keep at least 4 bytes for a final copy: copies carry 1..64 bytes, short ones 4..11.
-    let n = Math.min(rest, 64);
-    if (rest - n > 0 && rest - n < 4) n = rest - 4;
-    if (n >= 4 && n <= 11 && offset < 2048) {
-      out.push(0x01 | ((n - 4) << 2) | ((offset >> 8) << 5), offset & 0xff);
+  constructor(capacity: number) {
+    this.#out = Buffer.allocUnsafe(capacity);
+  }
+
+  literal(input: Buffer, start: number, end: number): void {
+    const length = end - start;
+    if (length === 0) return;
+    const n = length - 1;
+    const out = this.#out;
+    if (n < 60) out[this.#pos++] = n << 2;
+    else if (n < 0x100) {
+      out[this.#pos++] = 60 << 2;
+      out[this.#pos++] = n;
     } else {
-      out.push(0x02 | ((n - 1) << 2), offset & 0xff, offset >> 8);
+      out[this.#pos++] = 61 << 2;
+      out.writeUInt16LE(n, this.#pos);
+      this.#pos += 2;
     }
-    rest -= n;
+    this.#pos += input.copy(out, this.#pos, start, end);
+  }
+
+  copy(offset: number, length: number): void {
+    const out = this.#out;
+    let rest = length;
+    while (rest > 0) {
+      // Keep at least 4 bytes for a final copy: copies carry 1..64 bytes, short ones 4..11.
+      let n = Math.min(rest, 64);
+      if (rest - n > 0 && rest - n < 4) n = rest - 4;
+      if (n >= 4 && n <= 11 && offset < 2048) {
+        out[this.#pos++] = 0x01 | ((n - 4) << 2) | ((offset >> 8) << 5);
+        out[this.#pos++] = offset & 0xff;
+      } else {
+        out[this.#pos++] = 0x02 | ((n - 1) << 2);
+        out.writeUInt16LE(offset, this.#pos);
+        this.#pos += 2;
+      }
+      rest -= n;
+    }
+  }
+
+  result(): Buffer {
+    return this.#out.subarray(0, this.#pos);
   }
 }
 
