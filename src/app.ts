@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import express from 'express';
 import { Counter } from 'prom-client';
@@ -272,6 +273,8 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             claimIdleMs: config.firehoseClaimIdleMs,
             sourceLeaseMs: Math.max(1_000, config.firehoseClaimIdleMs),
           },
+          // Stable per host and data dir: a restarted replica takes back what it held at once.
+          consumer: `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
           ...(overrides.firehoseRetryBaseMs !== undefined
             ? { retryBaseMs: overrides.firehoseRetryBaseMs }
             : {}),

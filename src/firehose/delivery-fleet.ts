@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Logger } from '../logging/index.ts';
 import type { RedisClient } from '../redis/index.ts';
 import type { BatchDelivery } from './batch-delivery.ts';
@@ -31,6 +29,12 @@ export interface FleetOptions {
   clock: Clock;
   metrics: FirehoseMetrics;
   timing: FleetTiming;
+  /**
+   * This replica's name in the buffers' consumer groups and in source leases. Keep it stable across
+   * restarts of one replica (it then takes its pending records back at once) and unique among the
+   * replicas running together.
+   */
+  consumer: string;
   logger: Logger;
 }
 
@@ -40,14 +44,15 @@ export interface FleetOptions {
  */
 export class DeliveryFleet {
   readonly #o: FleetOptions;
-  /** This replica's consumer name in every buffer's group. */
-  readonly consumer = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  /** This replica's consumer name in every buffer's group (stable across its restarts). */
+  readonly consumer: string;
   readonly #workers = new Map<string, { worker: DeliveryWorker; reader: KinesisSourceReader | undefined }>();
   readonly #abort = new AbortController();
   #loop: Promise<void> | undefined;
 
   constructor(options: FleetOptions) {
     this.#o = options;
+    this.consumer = options.consumer;
   }
 
   start(): void {

@@ -41,6 +41,7 @@ export class DeliveryWorker {
   #lastRenewMs = 0;
   #lastReclaimMs = Number.NEGATIVE_INFINITY;
   #streamId: string | undefined;
+  #ownPendingFrom: string | undefined = '0';
   #failures = 0;
 
   constructor(options: {
@@ -111,6 +112,17 @@ export class DeliveryWorker {
       this.#lastRenewMs = now;
     }
     let taken = 0;
+    if (this.#ownPendingFrom !== undefined) {
+      // After a restart under the same consumer name: take back what this replica held, at once.
+      const own = await this.#buffer.readOwnPending(
+        this.#name,
+        this.#consumer,
+        this.#ownPendingFrom,
+        READ_COUNT,
+      );
+      taken += this.#hold(own);
+      this.#ownPendingFrom = own.length < READ_COUNT ? undefined : own.at(-1)?.entryId;
+    }
     if (this.#bytes < hints.sizeBytes && now - this.#lastReclaimMs >= this.#timing.claimIdleMs / 2) {
       this.#lastReclaimMs = now;
       const reclaimed = await this.#buffer.reclaim(

@@ -23,6 +23,8 @@ export interface FirehoseOptions {
   region: string;
   accountId: string;
   timing: FleetTiming;
+  /** This replica's stable consumer name (see FleetOptions.consumer). */
+  consumer: string;
   /** Backoff base of transform and HTTP endpoint retries (default 1 s). */
   retryBaseMs?: number;
   invoke?: TransformInvoker;
@@ -59,6 +61,7 @@ export class Firehose {
       clock: o.clock,
       metrics: o.metrics,
       timing: o.timing,
+      consumer: o.consumer,
       logger: o.logger,
     });
     this.admin = new DeliveryStreamAdmin({

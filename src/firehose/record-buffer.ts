@@ -73,7 +73,16 @@ export class RecordBuffer {
   }
 
   /** Up to `count` records never delivered to any worker; they become pending for `consumer`. */
-  async readNew(name: string, consumer: string, count: number): Promise<BufferedRecord[]> {
+  readNew(name: string, consumer: string, count: number): Promise<BufferedRecord[]> {
+    return this.#readGroup(name, consumer, count, '>');
+  }
+
+  /** Records already pending for `consumer` after `afterId` (what it held before a restart). */
+  readOwnPending(name: string, consumer: string, afterId: string, count: number): Promise<BufferedRecord[]> {
+    return this.#readGroup(name, consumer, count, afterId);
+  }
+
+  async #readGroup(name: string, consumer: string, count: number, from: string): Promise<BufferedRecord[]> {
     const reply = (await this.#redis.xreadgroupBuffer(
       'GROUP',
       DELIVERY_GROUP,
@@ -82,7 +91,7 @@ export class RecordBuffer {
       count,
       'STREAMS',
       firehoseKeys.buffer(name),
-      '>',
+      from,
     )) as unknown as Array<[Buffer, RawEntry[]]> | null;
     return (reply?.[0]?.[1] ?? []).flatMap(toRecord);
   }

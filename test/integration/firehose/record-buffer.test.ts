@@ -108,6 +108,15 @@ describe('RecordBuffer on Redis', () => {
     expect(taken.map((r) => r.data.toString())).toEqual(['r0', 'r1']);
   });
 
+  it('gives a restarted worker (same consumer name) back what it held', async () => {
+    const { name } = await newStream();
+    await buffer.append(name, incoming(3));
+    const before = await buffer.readNew(name, 'replica-1', 3);
+    const again = await buffer.readOwnPending(name, 'replica-1', '0', 10);
+    expect(again.map((r) => r.entryId)).toEqual(before.map((r) => r.entryId));
+    expect(await buffer.readOwnPending(name, 'replica-2', '0', 10)).toEqual([]);
+  });
+
   it('moves a source checkpoint in the same step as the records it covers', async () => {
     const { name } = await newStream();
     await buffer.appendFromSource(name, 'shardId-000000000000', '49590', incoming(2));
