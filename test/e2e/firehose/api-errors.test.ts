@@ -236,3 +236,34 @@ describe('UpdateDestination, tags and encryption', () => {
       .toBe('secret-1;plain-2;');
   });
 });
+
+describe('encryption at rest', () => {
+  it('keeps records sealed in the Redis buffer while encryption is on', async () => {
+    const name = uniqueName('sealed');
+    await firehose.send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: name,
+        DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+        ExtendedS3DestinationConfiguration: s3(uniqueName('bucket'), {
+          BufferingHints: { SizeInMBs: 128, IntervalInSeconds: 900 },
+        }),
+      }),
+    );
+    const put = await firehose.send(
+      new PutRecordCommand({ DeliveryStreamName: name, Record: { Data: Buffer.from('top-secret-payload') } }),
+    );
+    expect(put.Encrypted).toBe(true);
+    const entries = (await gateway.app.redis.client.xrangeBuffer(
+      `firehose:{fh:${name}}:buffer`,
+      '-',
+      '+',
+    )) as Array<[Buffer, Buffer[]]>;
+    expect(entries).toHaveLength(1);
+    const fields = new Map<string, Buffer>();
+    const flat = entries[0]?.[1] ?? [];
+    for (let i = 0; i + 1 < flat.length; i += 2) fields.set(String(flat[i]), flat[i + 1] as Buffer);
+    expect(fields.get('e')?.toString()).toBe('1');
+    expect(fields.get('d')?.includes('top-secret-payload')).toBe(false);
+    expect(fields.get('d')?.length).toBeGreaterThan('top-secret-payload'.length);
+  });
+});
