@@ -440,6 +440,7 @@ function sourceStreams(registry: StreamRegistry, records: RecordIO): SourceStrea
       return {
         records: page.records.map((r) => ({
           sequenceNumber: r.sequenceNumber,
+          partitionKey: r.partitionKey,
           arrivalMs: r.arrivalMs,
           data: r.data,
         })),

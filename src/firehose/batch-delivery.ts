@@ -145,7 +145,7 @@ export class BatchDelivery {
 
   async #open(stream: DeliveryStreamRecord, r: BufferedRecord): Promise<SourceRecordView> {
     const data = r.sealed ? await this.#o.sealer.open(r.data, recordContext(stream)) : r.data;
-    return { entryId: r.entryId, data, arrivalMs: r.arrivalMs };
+    return { entryId: r.entryId, data, arrivalMs: r.arrivalMs, kinesis: r.kinesis };
   }
 
   /** One object of concatenated records under the destination's evaluated Prefix. */

@@ -6,7 +6,7 @@ import type { FirehoseMetrics } from './firehose-metrics.ts';
 import { firehoseKeys } from './keys.ts';
 import { RENEW_LEASE } from './lua-scripts.ts';
 import type { RecordSealer, SourceStreams } from './ports.ts';
-import type { IncomingRecord, RecordBuffer } from './record-buffer.ts';
+import type { RecordBuffer } from './record-buffer.ts';
 import { sleep } from './record-processing.ts';
 
 interface LeaseClient {
@@ -103,11 +103,13 @@ export class KinesisSourceReader {
       if (page.records.length === 0 && !page.ended) continue;
       const last = page.records.at(-1)?.sequenceNumber ?? checkpoint ?? '';
       const keyRef = sealingKeyOf(stream);
-      const incoming: IncomingRecord[] = await Promise.all(
+      const incoming = await Promise.all(
         page.records.map(async (r) => ({
           data: keyRef ? await this.#o.sealer.seal(r.data, keyRef, recordContext(stream)) : r.data,
           arrivalMs: r.arrivalMs,
           sealed: keyRef !== undefined,
+          partitionKey: r.partitionKey,
+          sequenceNumber: r.sequenceNumber,
         })),
       );
       await this.#o.buffer.appendFromSource(

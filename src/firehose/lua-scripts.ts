@@ -50,15 +50,17 @@ return ids
  * append-source-records-2: append records read from a source shard and move that shard's checkpoint
  * in one step, so a record is buffered exactly once however the reader stops.
  * KEYS[1] buffer stream, KEYS[2] checkpoints hash
- * ARGV[1] shard id, ARGV[2] new checkpoint (sequence number or END), then data/arrival/sealed triples.
+ * ARGV[1] shard id, ARGV[2] new checkpoint (sequence number or END), then per record: data, arrival
+ * ms, sealed flag, partition key, sequence number (stored as fields kp, kq beside ks = the shard id).
  * Returns the number of records appended.
  */
 export const APPEND_SOURCE_RECORDS = `
-for i = 3, #ARGV, 3 do
-  redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 't', ARGV[i + 1], 'e', ARGV[i + 2])
+for i = 3, #ARGV, 5 do
+  redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 't', ARGV[i + 1], 'e', ARGV[i + 2],
+    'ks', ARGV[1], 'kp', ARGV[i + 3], 'kq', ARGV[i + 4])
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return (#ARGV - 2) / 3
+return (#ARGV - 2) / 5
 `;
 
 /**

@@ -25,6 +25,7 @@ export interface SourceShard {
 /** A record read from a source data stream. */
 export interface SourceRecord {
   sequenceNumber: string;
+  partitionKey: string;
   arrivalMs: number;
   data: Buffer;
 }

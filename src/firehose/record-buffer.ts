@@ -9,6 +9,15 @@ export interface BufferedRecord {
   data: Buffer;
   arrivalMs: number;
   sealed: boolean;
+  /** Where a KinesisStreamAsSource record came from (Lambda's kinesisRecordMetadata). */
+  kinesis?: KinesisRecordMetadata | undefined;
+}
+
+/** A source data stream record's origin. */
+export interface KinesisRecordMetadata {
+  shardId: string;
+  partitionKey: string;
+  sequenceNumber: string;
 }
 
 /** A record to append. */
@@ -56,14 +65,17 @@ export class RecordBuffer {
     name: string,
     shardId: string,
     checkpoint: string,
-    records: readonly IncomingRecord[],
+    records: ReadonlyArray<IncomingRecord & { partitionKey: string; sequenceNumber: string }>,
   ): Promise<void> {
+    const args: Array<string | Buffer> = [];
+    for (const r of records)
+      args.push(r.data, String(r.arrivalMs), r.sealed ? '1' : '0', r.partitionKey, r.sequenceNumber);
     await this.#scripts.sgFhAppendSource(
       firehoseKeys.buffer(name),
       firehoseKeys.checkpoints(name),
       shardId,
       checkpoint,
-      ...flatten(records),
+      ...args,
     );
   }
 
@@ -158,12 +170,22 @@ function toRecord([id, flat]: RawEntry): BufferedRecord[] {
   const fields = new Map<string, Buffer>();
   for (let i = 0; i + 1 < flat.length; i += 2)
     fields.set((flat[i] as Buffer).toString(), flat[i + 1] as Buffer);
+  const shardId = fields.get('ks')?.toString();
   return [
     {
       entryId: id.toString(),
       data: fields.get('d') ?? Buffer.alloc(0),
       arrivalMs: Number(fields.get('t')?.toString() ?? 0),
       sealed: fields.get('e')?.toString() === '1',
+      ...(shardId !== undefined
+        ? {
+            kinesis: {
+              shardId,
+              partitionKey: fields.get('kp')?.toString() ?? '',
+              sequenceNumber: fields.get('kq')?.toString() ?? '',
+            },
+          }
+        : {}),
     },
   ];
 }

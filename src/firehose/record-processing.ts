@@ -11,6 +11,8 @@ export interface SourceRecordView {
   entryId: string;
   data: Buffer;
   arrivalMs: number;
+  /** Set for records read from a data stream (KinesisStreamAsSource). */
+  kinesis?: { shardId: string; partitionKey: string; sequenceNumber: string } | undefined;
 }
 
 /** A record that failed processing, as the error output writes it. */
@@ -135,6 +137,17 @@ async function invokeChunk(
       recordId: record.entryId,
       approximateArrivalTimestamp: record.arrivalMs,
       data: data.toString('base64'),
+      ...(record.kinesis
+        ? {
+            kinesisRecordMetadata: {
+              shardId: record.kinesis.shardId,
+              partitionKey: record.kinesis.partitionKey,
+              approximateArrivalTimestamp: record.arrivalMs,
+              sequenceNumber: record.kinesis.sequenceNumber,
+              subsequenceNumber: '',
+            },
+          }
+        : {}),
     })),
   };
   let lastError = '';

@@ -117,12 +117,22 @@ describe('RecordBuffer on Redis', () => {
     expect(await buffer.readOwnPending(name, 'replica-2', '0', 10)).toEqual([]);
   });
 
-  it('moves a source checkpoint in the same step as the records it covers', async () => {
+  it('moves a source checkpoint in the same step as the records it covers, keeping their origin', async () => {
     const { name } = await newStream();
-    await buffer.appendFromSource(name, 'shardId-000000000000', '49590', incoming(2));
+    const fromShard = incoming(2).map((r, i) => ({
+      ...r,
+      partitionKey: `pk-${i}`,
+      sequenceNumber: `4959${i}`,
+    }));
+    await buffer.appendFromSource(name, 'shardId-000000000000', '49591', fromShard);
+    expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': '49591' });
     await buffer.appendFromSource(name, 'shardId-000000000000', 'END', []);
     expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': 'END' });
-    expect(await buffer.length(name)).toBe(2);
+    const read = await buffer.readNew(name, 'worker', 10);
+    expect(read.map((r) => r.kinesis)).toEqual([
+      { shardId: 'shardId-000000000000', partitionKey: 'pk-0', sequenceNumber: '49590' },
+      { shardId: 'shardId-000000000000', partitionKey: 'pk-1', sequenceNumber: '49591' },
+    ]);
   });
 
   it('removes every key of a deleted delivery stream', async () => {

@@ -79,6 +79,34 @@ describe('processRecords', () => {
     expect(result.failed.every((f) => f.errorMessage.startsWith('Lambda.DuplicatedRecordId'))).toBe(true);
   });
 
+  it('adds kinesisRecordMetadata to the event for records read from a data stream', async () => {
+    let event: unknown;
+    const fromStream = [
+      {
+        ...records[0],
+        kinesis: { shardId: 'shardId-000000000001', partitionKey: 'pk', sequenceNumber: '4959' },
+      },
+    ] as SourceRecordView[];
+    await processRecords(
+      lambda(),
+      fromStream,
+      options(async (_url, e) => {
+        event = e;
+        return { records: [] };
+      }),
+    );
+    expect((event as { records: unknown[] }).records[0]).toMatchObject({
+      recordId: '1-0',
+      approximateArrivalTimestamp: 1_000,
+      kinesisRecordMetadata: {
+        shardId: 'shardId-000000000001',
+        partitionKey: 'pk',
+        approximateArrivalTimestamp: 1_000,
+        sequenceNumber: '4959',
+      },
+    });
+  });
+
   it('appends the delimiter after the transform, unescaping \\n', async () => {
     const result = await processRecords(
       { enabled: true, processors: [{ type: 'AppendDelimiterToRecord', parameters: { Delimiter: '\\n' } }] },
