@@ -143,7 +143,7 @@ export class DeliveryWorker {
     const due = this.#bytes >= hints.sizeBytes || this.#clock.now() - this.#batchStartMs >= hints.intervalMs;
     if (!due) return taken === 0;
     this.#batch.sort((a, b) => compareEntryIds(a.entryId, b.entryId));
-    await this.#delivery.deliver(stream, this.#batch, signal);
+    await this.#whileRenewing(() => this.#delivery.deliver(stream, this.#batch, signal));
     await this.#buffer.acknowledge(
       this.#name,
       this.#batch.map((r) => r.entryId),
@@ -151,6 +151,27 @@ export class DeliveryWorker {
     this.#clearBatch();
     this.#failures = 0;
     return false;
+  }
+
+  /**
+   * Runs a delivery while renewing the held records every claimIdleMs/3, so a long one (an HTTP
+   * endpoint retried for minutes, a slow transform) is not mistaken for a dead worker's.
+   */
+  async #whileRenewing(delivery: () => Promise<void>): Promise<void> {
+    const ids = [...this.#held];
+    const timer = setInterval(() => {
+      this.#buffer.renew(this.#name, this.#consumer, ids).catch((error: unknown) => {
+        this.#logger.warn(
+          { err: error, deliveryStream: this.#name },
+          'firehose could not renew held records',
+        );
+      });
+    }, this.#timing.claimIdleMs / 3);
+    try {
+      await delivery();
+    } finally {
+      clearInterval(timer);
+    }
   }
 
   #clearBatch(): void {
