@@ -159,6 +159,7 @@ export class BatchDelivery {
     const oldestMs = oldestArrival(records);
     const prefix = evaluatePrefix(target.prefix, {
       timestampMs: oldestMs,
+      timeZone: target.timeZone,
       randomString: randomString(),
       partitionKeys,
     });
@@ -166,6 +167,7 @@ export class BatchDelivery {
       streamName: stream.name,
       versionId: stream.versionId,
       timestampMs: oldestMs,
+      timeZone: target.timeZone,
       uuid: randomUUID(),
       extension: target.fileExtension ?? extensionOf(target.compression),
     });
@@ -214,6 +216,7 @@ export class BatchDelivery {
     const oldestMs = oldestArrival(failed.map((f) => f.record));
     const prefix = evaluatePrefix(target.errorOutputPrefix, {
       timestampMs: oldestMs,
+      timeZone: target.timeZone,
       randomString: randomString(),
       errorOutputType,
     });
@@ -233,6 +236,7 @@ export class BatchDelivery {
       streamName: stream.name,
       versionId: stream.versionId,
       timestampMs: oldestMs,
+      timeZone: target.timeZone,
       uuid: randomUUID(),
       extension: '',
     });

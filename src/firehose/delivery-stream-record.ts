@@ -28,6 +28,8 @@ export interface ObjectDestination {
   errorOutputPrefix: string | undefined;
   compression: CompressionFormat;
   fileExtension: string | undefined;
+  /** CustomTimeZone (IANA) of prefixes and object names; UTC when undefined. */
+  timeZone?: string | undefined;
   buffering: BufferingHints;
 }
 

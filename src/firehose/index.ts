@@ -32,6 +32,7 @@ export {
   evaluatePrefix,
   formatJavaDate,
   hasExpressions,
+  isTimeZone,
   PrefixExpressionError,
   partitionKeysOf,
 } from './prefix-expression.ts';

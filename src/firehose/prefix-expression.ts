@@ -7,6 +7,8 @@ import type { CompressionFormat } from './delivery-stream-record.ts';
 export interface PrefixContext {
   /** Approximate arrival time of the oldest record in the object (every `!{timestamp:}` uses it). */
   timestampMs: number;
+  /** IANA time zone of the timestamps (CustomTimeZone); UTC when undefined. */
+  timeZone?: string | undefined;
   /** 11 characters, drawn once per object. */
   randomString: string;
   /** For ErrorOutputPrefix: `processing-failed`, `http-endpoint-failed`, ... */
@@ -65,13 +67,13 @@ export function hasExpressions(prefix: string | undefined): boolean {
  * (UTC) layout; an error prefix left unset becomes `<error-output-type>/YYYY/MM/dd/HH/`.
  */
 export function evaluatePrefix(template: string | undefined, context: PrefixContext): string {
-  const layout = formatJavaDate(context.timestampMs, DEFAULT_LAYOUT);
+  const layout = formatJavaDate(context.timestampMs, DEFAULT_LAYOUT, context.timeZone);
   if (template === undefined || template === '') {
     return context.errorOutputType ? `${context.errorOutputType}/${layout}` : layout;
   }
   if (!hasExpressions(template)) return `${template}${layout}`;
   return template.replace(EXPRESSION, (whole, namespace: string, value: string) => {
-    if (namespace === 'timestamp') return formatJavaDate(context.timestampMs, value);
+    if (namespace === 'timestamp') return formatJavaDate(context.timestampMs, value, context.timeZone);
     if (namespace === 'firehose' && value === 'random-string') return context.randomString;
     if (namespace === 'firehose' && value === 'error-output-type') return context.errorOutputType ?? '';
     if (PARTITION_NAMESPACES.includes(namespace)) return context.partitionKeys?.[value] ?? '';
@@ -101,28 +103,40 @@ export function objectName(options: {
   timestampMs: number;
   uuid: string;
   extension: string;
+  timeZone?: string | undefined;
 }): string {
-  const time = formatJavaDate(options.timestampMs, 'yyyy-MM-dd-HH-mm-ss');
+  const time = formatJavaDate(options.timestampMs, 'yyyy-MM-dd-HH-mm-ss', options.timeZone);
   return `${options.streamName}-${options.versionId}-${time}-${options.uuid}${options.extension}`;
 }
 
+/** True when `timeZone` is an IANA zone name the runtime knows. */
+export function isTimeZone(timeZone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone });
+    return true;
+  } catch (error) {
+    if (error instanceof RangeError) return false;
+    throw error;
+  }
+}
+
 /**
- * Formats a UTC instant with the common letters of java.time.format.DateTimeFormatter: yyyy yy YYYY
- * MM M dd d HH H mm ss SSS, text in single quotes ('' is a quote). Throws PrefixExpressionError on
- * any other pattern letter.
+ * Formats an instant with the common letters of java.time.format.DateTimeFormatter: yyyy yy YYYY
+ * MM M dd d HH H mm ss SSS, text in single quotes ('' is a quote), in UTC or the given IANA zone.
+ * Throws PrefixExpressionError on any other pattern letter.
  */
-export function formatJavaDate(timestampMs: number, pattern: string): string {
-  const date = new Date(timestampMs);
+export function formatJavaDate(timestampMs: number, pattern: string, timeZone?: string): string {
+  const c = calendarFields(timestampMs, timeZone);
   const fields: Record<string, number> = {
-    y: date.getUTCFullYear(),
-    Y: date.getUTCFullYear(),
-    u: date.getUTCFullYear(),
-    M: date.getUTCMonth() + 1,
-    d: date.getUTCDate(),
-    H: date.getUTCHours(),
-    m: date.getUTCMinutes(),
-    s: date.getUTCSeconds(),
-    S: date.getUTCMilliseconds(),
+    y: c.year,
+    Y: c.year,
+    u: c.year,
+    M: c.month,
+    d: c.day,
+    H: c.hour,
+    m: c.minute,
+    s: c.second,
+    S: c.millisecond,
   };
   let out = '';
   let i = 0;
@@ -151,4 +165,40 @@ export function formatJavaDate(timestampMs: number, pattern: string): string {
     i++;
   }
   return out;
+}
+
+/** Calendar fields of an instant in UTC or an IANA zone. */
+function calendarFields(timestampMs: number, timeZone: string | undefined) {
+  const date = new Date(timestampMs);
+  if (timeZone === undefined || timeZone === 'UTC') {
+    return {
+      year: date.getUTCFullYear(),
+      month: date.getUTCMonth() + 1,
+      day: date.getUTCDate(),
+      hour: date.getUTCHours(),
+      minute: date.getUTCMinutes(),
+      second: date.getUTCSeconds(),
+      millisecond: date.getUTCMilliseconds(),
+    };
+  }
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(date);
+  const part = (type: Intl.DateTimeFormatPartTypes) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  return {
+    year: part('year'),
+    month: part('month'),
+    day: part('day'),
+    hour: part('hour'),
+    minute: part('minute'),
+    second: part('second'),
+    millisecond: date.getUTCMilliseconds(),
+  };
 }

@@ -4,6 +4,7 @@ import {
   checkPrefix,
   type DeliveryDestination,
   hasExpressions,
+  isTimeZone,
   type ObjectDestination,
   PartitionQueryError,
   PrefixExpressionError,
@@ -109,6 +110,10 @@ const invalid = (message: string) => new ServiceError('InvalidArgumentException'
 export function fromExtendedS3(config: ExtendedS3Config, legacy: boolean): DeliveryDestination {
   const s3 = objectDestination(config, 'Prefix');
   const dynamicPartitioning = config.DynamicPartitioningConfiguration?.Enabled === true;
+  const timeZone = config.CustomTimeZone || undefined;
+  if (timeZone !== undefined && !isTimeZone(timeZone)) {
+    throw invalid(`CustomTimeZone ${timeZone} is not a valid time zone.`);
+  }
   if (dynamicPartitioning) {
     if (!config.ErrorOutputPrefix) {
       throw invalid('ErrorOutputPrefix cannot be null or empty when dynamic partitioning is enabled.');
@@ -130,7 +135,7 @@ export function fromExtendedS3(config: ExtendedS3Config, legacy: boolean): Deliv
   return {
     kind: 'ExtendedS3',
     legacy,
-    s3: { ...s3, fileExtension: config.FileExtension || undefined },
+    s3: { ...s3, fileExtension: config.FileExtension || undefined, timeZone },
     processing: processingOf(config.ProcessingConfiguration, dynamicPartitioning),
     backupMode,
     backup: config.S3BackupConfiguration
@@ -248,6 +253,7 @@ export function describeDestination(destination: DeliveryDestination): Record<st
         ? { Enabled: true, RetryOptions: { DurationInSeconds: 300 } }
         : { Enabled: false },
       ...(destination.s3.fileExtension ? { FileExtension: destination.s3.fileExtension } : {}),
+      ...(destination.s3.timeZone ? { CustomTimeZone: destination.s3.timeZone } : {}),
     };
     return { S3DestinationDescription: s3, ExtendedS3DestinationDescription: extended };
   }

@@ -136,6 +136,16 @@ describe('hostile inputs get AWS errors', () => {
     expect(noErrorPrefix.name).toBe('InvalidArgumentException');
     expect(noErrorPrefix.message).toContain('ErrorOutputPrefix cannot be null or empty');
 
+    const badZone = await failure(
+      firehose.send(
+        new CreateDeliveryStreamCommand({
+          DeliveryStreamName: uniqueName('bad-zone'),
+          ExtendedS3DestinationConfiguration: s3('hostile', { CustomTimeZone: 'Mars/Olympus_Mons' }),
+        }),
+      ),
+    );
+    expect(badZone.name).toBe('InvalidArgumentException');
+
     const wrongVersion = await failure(
       firehose.send(
         new UpdateDestinationCommand({

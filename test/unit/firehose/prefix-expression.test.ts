@@ -44,6 +44,14 @@ describe('formatJavaDate', () => {
     expect(formatJavaDate(at, "yy M d H ''")).toBe("26 11 5 7 '");
   });
 
+  it('formats in a CustomTimeZone, daylight saving included', () => {
+    expect(formatJavaDate(at, 'yyyy-MM-dd HH:mm', 'America/New_York')).toBe('2026-11-05 02:08');
+    expect(formatJavaDate(Date.UTC(2026, 6, 1, 3, 0), 'yyyy-MM-dd HH', 'America/New_York')).toBe(
+      '2026-06-30 23',
+    );
+    expect(evaluatePrefix(undefined, { ...context, timeZone: 'Asia/Tokyo' })).toBe('2026/11/05/16/');
+  });
+
   it('refuses letters it does not know', () => {
     expect(() => formatJavaDate(at, 'yyyy-EEE')).toThrow(PrefixExpressionError);
   });
