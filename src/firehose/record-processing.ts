@@ -44,7 +44,10 @@ export interface ProcessedRecord {
 }
 
 /** Calls a Lambda-style transform: posts the event JSON, returns the parsed response body. */
-export type TransformInvoker = (url: string, event: unknown) => Promise<unknown>;
+export type TransformInvoker = (url: string, event: unknown, signal: AbortSignal) => Promise<unknown>;
+
+/** Delivery was stopped (shutdown) before processing finished; the records stay buffered. */
+export class ProcessingAbortedError extends Error {}
 
 /** Retry policy of transform invocations. */
 export interface ProcessingOptions {
@@ -58,12 +61,12 @@ export interface ProcessingOptions {
 }
 
 /** The default invoker: POST over fetch, 5 minutes at most (Lambda's limit is 15). */
-export const httpTransformInvoker: TransformInvoker = async (url, event) => {
+export const httpTransformInvoker: TransformInvoker = async (url, event, signal) => {
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(event),
-    signal: AbortSignal.timeout(300_000),
+    signal: AbortSignal.any([signal, AbortSignal.timeout(300_000)]),
   });
   const text = await response.text();
   if (!response.ok) throw new Error(`transform endpoint answered ${response.status}: ${text.slice(0, 200)}`);
@@ -153,9 +156,18 @@ async function invokeChunk(
   let lastError = '';
   for (let attempt = 1; attempt <= retries + 1; attempt++) {
     try {
-      return applyResponse(chunk, await options.invoke(url, event), attempt, url, options.now());
+      return applyResponse(
+        chunk,
+        await options.invoke(url, event, options.signal),
+        attempt,
+        url,
+        options.now(),
+      );
     } catch (error) {
       lastError = error instanceof Error ? error.message : String(error);
+      // Stopping is not the transform's failure: keep the records buffered for the next worker.
+      if (options.signal.aborted)
+        throw new ProcessingAbortedError('delivery stopped during processing', { cause: error });
       if (attempt <= retries) await sleep(options.retryBaseMs * 2 ** (attempt - 1), options.signal);
     }
   }

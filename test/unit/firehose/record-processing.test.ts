@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  ProcessingAbortedError,
   processRecords,
   type SourceRecordView,
   type TransformInvoker,
@@ -65,6 +66,17 @@ describe('processRecords', () => {
       attemptEndingMs: 5_000,
       lambdaArn: 'http://transform.test/',
     });
+  });
+
+  it('fails no record when delivery stops during a transform: the batch stays buffered', async () => {
+    const stop = new AbortController();
+    const invoke: TransformInvoker = async () => {
+      stop.abort();
+      throw new Error('aborted');
+    };
+    await expect(
+      processRecords(lambda(), records, { ...options(invoke), signal: stop.signal }),
+    ).rejects.toThrow(ProcessingAbortedError);
   });
 
   it('treats a duplicated recordId as a failed invocation', async () => {
