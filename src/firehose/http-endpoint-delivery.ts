@@ -89,10 +89,12 @@ export async function deliverToHttpEndpoint(
   }
 }
 
+/** The parsed body, or undefined: a malformed response is a failed attempt, counted by the caller. */
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
-  } catch {
-    return undefined;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
 }

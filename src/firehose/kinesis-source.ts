@@ -14,6 +14,7 @@ interface LeaseClient {
 }
 
 const READ_LIMIT = 1_000;
+/** The checkpoint of a source shard that was read to its end. */
 export const SOURCE_END = 'END';
 
 /** What a source reader needs. */
