@@ -17,7 +17,7 @@ beforeAll(async () => {
   for (let i = 0; i < 2; i++) {
     const app = await startApp({
       objectStore: 's3',
-      env: { STREAMGATE_FIREHOSE_CLAIM_IDLE_MS: '300' },
+      env: { STREAMGATE_FIREHOSE_CLAIM_IDLE_MS: '1000' },
       overrides: { firehosePollMs: 50, firehoseRetryBaseMs: 50 },
     });
     replicas.push(app);
@@ -82,8 +82,8 @@ describe('a long delivery', () => {
       req.on('end', () => {
         const { requestId } = JSON.parse(Buffer.concat(chunks).toString()) as { requestId: string };
         requestIds.push(requestId);
-        // Down for longer than several takeover periods (300 ms), then up.
-        const status = Date.now() - started < 2_000 ? 503 : 200;
+        // Down for longer than several takeover periods (1 s), then up.
+        const status = Date.now() - started < 3_500 ? 503 : 200;
         res
           .writeHead(status, { 'content-type': 'application/json' })
           .end(JSON.stringify({ requestId, timestamp: Date.now() }));
@@ -111,7 +111,7 @@ describe('a long delivery', () => {
         new PutRecordBatchCommand({ DeliveryStreamName: name, Records: [{ Data: Buffer.from('once') }] }),
       );
       await expect
-        .poll(() => Date.now() - started > 2_000 && requestIds.length > 0, { timeout: 20_000 })
+        .poll(() => Date.now() - started > 3_500 && requestIds.length > 0, { timeout: 20_000 })
         .toBe(true);
       await expect.poll(() => redisLength(name), { timeout: 20_000 }).toBe(0);
       expect(new Set(requestIds).size).toBe(1);
