@@ -273,6 +273,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             claimIdleMs: config.firehoseClaimIdleMs,
             sourceLeaseMs: Math.max(1_000, config.firehoseClaimIdleMs),
           },
+          maxBufferBytes: config.firehoseMaxBufferBytes,
           // Stable per host and data dir: a restarted replica takes back what it held at once.
           consumer: `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
           ...(overrides.firehoseRetryBaseMs !== undefined

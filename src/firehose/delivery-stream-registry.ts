@@ -94,6 +94,7 @@ export class DeliveryStreamRegistry {
       firehoseKeys.meta(name),
       firehoseKeys.tags(name),
       firehoseKeys.buffer(name),
+      firehoseKeys.bufferBytes(name),
       firehoseKeys.checkpoints(name),
       firehoseKeys.sourceLease(name),
     );

@@ -144,10 +144,7 @@ export class DeliveryWorker {
     if (!due) return taken === 0;
     this.#batch.sort((a, b) => compareEntryIds(a.entryId, b.entryId));
     await this.#whileRenewing(() => this.#delivery.deliver(stream, this.#batch, signal));
-    await this.#buffer.acknowledge(
-      this.#name,
-      this.#batch.map((r) => r.entryId),
-    );
+    await this.#buffer.acknowledge(this.#name, this.#batch);
     this.#clearBatch();
     this.#failures = 0;
     return false;

@@ -23,6 +23,8 @@ export interface FirehoseOptions {
   region: string;
   accountId: string;
   timing: FleetTiming;
+  /** Most bytes a delivery stream buffers before PutRecord(Batch) gets ServiceUnavailableException. */
+  maxBufferBytes: number;
   /** This replica's stable consumer name (see FleetOptions.consumer). */
   consumer: string;
   /** Backoff base of transform and HTTP endpoint retries (default 1 s). */
@@ -41,7 +43,7 @@ export class Firehose {
 
   constructor(o: FirehoseOptions) {
     this.registry = new DeliveryStreamRegistry(o.redis, o.accountId);
-    this.buffer = new RecordBuffer(o.redis);
+    this.buffer = new RecordBuffer(o.redis, { maxBufferBytes: o.maxBufferBytes });
     const delivery = new BatchDelivery({
       store: o.store,
       sealer: o.sealer,

@@ -12,6 +12,8 @@ export const firehoseKeys = {
   tags: (name: string) => `firehose:{fh:${name}}:tags`,
   /** Redis stream with the consumer group `delivery`: records accepted and not yet delivered. */
   buffer: (name: string) => `firehose:{fh:${name}}:buffer`,
+  /** String (integer): bytes of the records in the buffer, for its size limit. */
+  bufferBytes: (name: string) => `firehose:{fh:${name}}:buffer-bytes`,
   /** Hash: source shard id -> last sequence number buffered, or `END` once the shard is drained. */
   checkpoints: (name: string) => `firehose:{fh:${name}}:checkpoints`,
   /** String with a TTL: the replica that reads the Kinesis source right now. */

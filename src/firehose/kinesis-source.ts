@@ -75,8 +75,11 @@ export class KinesisSourceReader {
           this.#o.holder,
           this.#o.leaseMs,
         );
-        if (stream.status === 'ACTIVE' && held === 1)
+        // A full buffer leaves the records in the source stream until delivery catches up.
+        const room = (await this.#o.buffer.bufferedBytes(this.#o.name)) < this.#o.buffer.maxBufferBytes;
+        if (stream.status === 'ACTIVE' && held === 1 && room) {
           moved = await this.#readRound(stream, stream.source.streamName);
+        }
       } catch (error) {
         this.#o.logger.warn(
           { err: error, deliveryStream: this.#o.name },

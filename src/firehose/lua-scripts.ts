@@ -34,33 +34,40 @@ return 1
 `;
 
 /**
- * append-records-1: append records to a delivery stream's buffer atomically.
- * KEYS[1] buffer stream; ARGV: triples of data, arrival ms, sealed flag ('1' or '0').
- * Returns the entry ids.
+ * append-records-2: append records to a delivery stream's buffer atomically, unless the buffer already
+ * holds more than its limit of bytes.
+ * KEYS[1] buffer stream, KEYS[2] buffered-bytes counter
+ * ARGV[1] limit in bytes, ARGV[2] bytes of these records, then triples of data, arrival ms, sealed flag.
+ * Returns the entry ids, or -1 when the buffer is full.
  */
 export const APPEND_RECORDS = `
+local held = tonumber(redis.call('GET', KEYS[2]) or '0')
+if held > 0 and held + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return -1 end
 local ids = {}
-for i = 1, #ARGV, 3 do
+for i = 3, #ARGV, 3 do
   ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 't', ARGV[i + 1], 'e', ARGV[i + 2])
 end
+redis.call('INCRBY', KEYS[2], ARGV[2])
 return ids
 `;
 
 /**
- * append-source-records-2: append records read from a source shard and move that shard's checkpoint
+ * append-source-records-3: append records read from a source shard and move that shard's checkpoint
  * in one step, so a record is buffered exactly once however the reader stops.
- * KEYS[1] buffer stream, KEYS[2] checkpoints hash
- * ARGV[1] shard id, ARGV[2] new checkpoint (sequence number or END), then per record: data, arrival
+ * KEYS[1] buffer stream, KEYS[2] checkpoints hash, KEYS[3] buffered-bytes counter
+ * ARGV[1] shard id, ARGV[2] new checkpoint (sequence number or END), ARGV[3] bytes of these records,
+ * then per record: data, arrival
  * ms, sealed flag, partition key, sequence number (stored as fields kp, kq beside ks = the shard id).
  * Returns the number of records appended.
  */
 export const APPEND_SOURCE_RECORDS = `
-for i = 3, #ARGV, 5 do
+for i = 4, #ARGV, 5 do
   redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 't', ARGV[i + 1], 'e', ARGV[i + 2],
     'ks', ARGV[1], 'kp', ARGV[i + 3], 'kq', ARGV[i + 4])
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-return (#ARGV - 2) / 5
+redis.call('INCRBY', KEYS[3], ARGV[3])
+return (#ARGV - 3) / 5
 `;
 
 /**
@@ -75,12 +82,16 @@ return 1
 `;
 
 /**
- * ack-records-1: forget delivered records: acknowledge them in the group and delete them.
- * KEYS[1] buffer stream; ARGV[1] group, ARGV[2..] entry ids. Returns the number deleted.
+ * ack-records-2: forget delivered records: acknowledge them in the group, delete them and take their
+ * bytes off the counter (never below 0).
+ * KEYS[1] buffer stream, KEYS[2] buffered-bytes counter
+ * ARGV[1] group, ARGV[2] bytes of these records, ARGV[3..] entry ids. Returns the number deleted.
  */
 export const ACK_RECORDS = `
 local ids = {}
-for i = 2, #ARGV do ids[#ids + 1] = ARGV[i] end
+for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
-return redis.call('XDEL', KEYS[1], unpack(ids))
+local deleted = redis.call('XDEL', KEYS[1], unpack(ids))
+if redis.call('DECRBY', KEYS[2], ARGV[2]) < 0 then redis.call('SET', KEYS[2], '0') end
+return deleted
 `;

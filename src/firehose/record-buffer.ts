@@ -28,10 +28,18 @@ export interface IncomingRecord {
 }
 
 interface ScriptClient {
-  sgFhAppend(buffer: string, ...args: Array<string | Buffer>): Promise<string[]>;
-  sgFhAppendSource(buffer: string, checkpoints: string, ...args: Array<string | Buffer>): Promise<number>;
-  sgFhAck(buffer: string, group: string, ...ids: string[]): Promise<number>;
+  sgFhAppend(buffer: string, bytes: string, ...args: Array<string | Buffer>): Promise<string[] | number>;
+  sgFhAppendSource(
+    buffer: string,
+    checkpoints: string,
+    bytes: string,
+    ...args: Array<string | Buffer>
+  ): Promise<number>;
+  sgFhAck(buffer: string, bytes: string, group: string, size: string, ...ids: string[]): Promise<number>;
 }
+
+/** The buffer holds more than its limit: producers must slow down (ServiceUnavailableException). */
+export class BufferFullError extends Error {}
 
 type RawEntry = [Buffer, Buffer[]];
 
@@ -46,18 +54,36 @@ const ACK_CHUNK = 1_000;
 export class RecordBuffer {
   readonly #redis: RedisClient;
   readonly #scripts: ScriptClient;
+  /** Most bytes one delivery stream's buffer holds before puts are refused. */
+  readonly maxBufferBytes: number;
 
-  constructor(redis: RedisClient) {
+  constructor(redis: RedisClient, options: { maxBufferBytes: number }) {
     this.#redis = redis;
-    redis.defineCommand('sgFhAppend', { numberOfKeys: 1, lua: APPEND_RECORDS });
-    redis.defineCommand('sgFhAppendSource', { numberOfKeys: 2, lua: APPEND_SOURCE_RECORDS });
-    redis.defineCommand('sgFhAck', { numberOfKeys: 1, lua: ACK_RECORDS });
+    this.maxBufferBytes = options.maxBufferBytes;
+    redis.defineCommand('sgFhAppend', { numberOfKeys: 2, lua: APPEND_RECORDS });
+    redis.defineCommand('sgFhAppendSource', { numberOfKeys: 3, lua: APPEND_SOURCE_RECORDS });
+    redis.defineCommand('sgFhAck', { numberOfKeys: 2, lua: ACK_RECORDS });
     this.#scripts = redis as unknown as ScriptClient;
   }
 
-  /** Appends records atomically; returns their entry ids in order. */
-  append(name: string, records: readonly IncomingRecord[]): Promise<string[]> {
-    return this.#scripts.sgFhAppend(firehoseKeys.buffer(name), ...flatten(records));
+  /** Appends records atomically; returns their entry ids in order. Throws BufferFullError. */
+  async append(name: string, records: readonly IncomingRecord[]): Promise<string[]> {
+    const result = await this.#scripts.sgFhAppend(
+      firehoseKeys.buffer(name),
+      firehoseKeys.bufferBytes(name),
+      String(this.maxBufferBytes),
+      String(sizeOf(records)),
+      ...flatten(records),
+    );
+    if (result === -1 || typeof result === 'number') {
+      throw new BufferFullError(`the buffer of ${name} holds more than ${this.maxBufferBytes} bytes`);
+    }
+    return result;
+  }
+
+  /** Bytes of the records in the buffer (delivered to a worker or not). */
+  async bufferedBytes(name: string): Promise<number> {
+    return Number((await this.#redis.get(firehoseKeys.bufferBytes(name))) ?? 0);
   }
 
   /** Appends records of a source shard and moves its checkpoint in the same step. */
@@ -73,8 +99,10 @@ export class RecordBuffer {
     await this.#scripts.sgFhAppendSource(
       firehoseKeys.buffer(name),
       firehoseKeys.checkpoints(name),
+      firehoseKeys.bufferBytes(name),
       shardId,
       checkpoint,
+      String(sizeOf(records)),
       ...args,
     );
   }
@@ -141,13 +169,16 @@ export class RecordBuffer {
     }
   }
 
-  /** Forgets delivered records (XACK + XDEL). */
-  async acknowledge(name: string, entryIds: readonly string[]): Promise<void> {
-    for (let i = 0; i < entryIds.length; i += ACK_CHUNK) {
+  /** Forgets delivered records (XACK + XDEL) and their bytes. */
+  async acknowledge(name: string, records: readonly BufferedRecord[]): Promise<void> {
+    for (let i = 0; i < records.length; i += ACK_CHUNK) {
+      const chunk = records.slice(i, i + ACK_CHUNK);
       await this.#scripts.sgFhAck(
         firehoseKeys.buffer(name),
+        firehoseKeys.bufferBytes(name),
         DELIVERY_GROUP,
-        ...entryIds.slice(i, i + ACK_CHUNK),
+        String(sizeOf(chunk)),
+        ...chunk.map((r) => r.entryId),
       );
     }
   }
@@ -156,6 +187,12 @@ export class RecordBuffer {
   length(name: string): Promise<number> {
     return this.#redis.xlen(firehoseKeys.buffer(name));
   }
+}
+
+function sizeOf(records: ReadonlyArray<{ data: Buffer }>): number {
+  let bytes = 0;
+  for (const r of records) bytes += r.data.length;
+  return bytes;
 }
 
 function flatten(records: readonly IncomingRecord[]): Array<string | Buffer> {

@@ -3,7 +3,7 @@ import { recordContext, sealingKeyOf } from './delivery-stream-record.ts';
 import type { DeliveryStreamRegistry } from './delivery-stream-registry.ts';
 import type { FirehoseMetrics } from './firehose-metrics.ts';
 import type { Clock, RecordSealer } from './ports.ts';
-import type { RecordBuffer } from './record-buffer.ts';
+import { BufferFullError, type RecordBuffer } from './record-buffer.ts';
 
 /** The outcome of one record of a put. */
 export type PutOutcome =
@@ -67,6 +67,9 @@ export class RecordIngest {
     try {
       ids = await this.#buffer.append(name, incoming);
     } catch (error) {
+      // A full buffer (a destination failing for long): producers back off, as from AWS throttling.
+      if (error instanceof BufferFullError)
+        throw new ServiceError('ServiceUnavailableException', 'Slow down.', { cause: error });
       // Nothing of the batch was stored (the append is one script): every record may be retried.
       const errorMessage = `Records could not be buffered: ${error instanceof Error ? error.message : String(error)}`;
       return {

@@ -7,7 +7,7 @@ import {
   DeliveryStreamRegistry,
 } from '../../../src/firehose/index.ts';
 import { firehoseKeys } from '../../../src/firehose/keys.ts';
-import { RecordBuffer } from '../../../src/firehose/record-buffer.ts';
+import { BufferFullError, RecordBuffer } from '../../../src/firehose/record-buffer.ts';
 
 let redis: Redis;
 let registry: DeliveryStreamRegistry;
@@ -17,7 +17,7 @@ const names: string[] = [];
 beforeAll(() => {
   redis = new Redis(inject('redisUrl'));
   registry = new DeliveryStreamRegistry(redis, '000000000000');
-  buffer = new RecordBuffer(redis);
+  buffer = new RecordBuffer(redis, { maxBufferBytes: 64 });
 });
 afterAll(async () => {
   for (const name of names) await registry.remove(name);
@@ -77,11 +77,21 @@ describe('RecordBuffer on Redis', () => {
     expect(a.map((r) => r.data.toString())).toEqual(['r0', 'r1', 'r2']);
     expect(b.map((r) => r.data.toString())).toEqual(['r3', 'r4']);
     expect(b[0]).toMatchObject({ arrivalMs: 1_003, sealed: false });
-    await buffer.acknowledge(
-      name,
-      b.map((r) => r.entryId),
-    );
+    await buffer.acknowledge(name, b);
     expect(await buffer.length(name)).toBe(3);
+    expect(await buffer.bufferedBytes(name)).toBe(6);
+  });
+
+  it('refuses appends once the buffer holds more than its limit of bytes', async () => {
+    const { name } = await newStream();
+    const big = (n: number) => [{ data: Buffer.alloc(n), arrivalMs: 1, sealed: false }];
+    await buffer.append(name, big(60));
+    await expect(buffer.append(name, big(10))).rejects.toThrow(BufferFullError);
+    const [held] = await buffer.readNew(name, 'worker', 1);
+    await buffer.acknowledge(name, held ? [held] : []);
+    expect(await buffer.bufferedBytes(name)).toBe(0);
+    await buffer.append(name, big(10));
+    expect(await buffer.length(name)).toBe(1);
   });
 
   it("lets another worker reclaim a silent worker's records, but not records that were renewed", async () => {
