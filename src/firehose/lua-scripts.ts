@@ -83,7 +83,7 @@ return 1
 
 /**
  * ack-records-2: forget delivered records: acknowledge them in the group, delete them and take their
- * bytes off the counter (never below 0).
+ * bytes off the counter (never below 0; left alone when the buffer no longer exists).
  * KEYS[1] buffer stream, KEYS[2] buffered-bytes counter
  * ARGV[1] group, ARGV[2] bytes of these records, ARGV[3..] entry ids. Returns the number deleted.
  */
@@ -92,6 +92,9 @@ local ids = {}
 for i = 3, #ARGV do ids[#ids + 1] = ARGV[i] end
 redis.call('XACK', KEYS[1], ARGV[1], unpack(ids))
 local deleted = redis.call('XDEL', KEYS[1], unpack(ids))
-if redis.call('DECRBY', KEYS[2], ARGV[2]) < 0 then redis.call('SET', KEYS[2], '0') end
+-- A delivery stream deleted meanwhile has no counter left to correct (and must not get one back).
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('DECRBY', KEYS[2], ARGV[2]) < 0 then
+  redis.call('SET', KEYS[2], '0')
+end
 return deleted
 `;

@@ -145,13 +145,20 @@ describe('RecordBuffer on Redis', () => {
     ]);
   });
 
-  it('removes every key of a deleted delivery stream', async () => {
+  it('removes every key of a deleted delivery stream, also when a worker acknowledges afterwards', async () => {
     const stream = await newStream();
     await buffer.append(stream.name, incoming(1));
+    const held = await buffer.readNew(stream.name, 'worker', 1);
     await registry.remove(stream.name);
-    const keys = [firehoseKeys.meta, firehoseKeys.tags, firehoseKeys.buffer, firehoseKeys.checkpoints].map(
-      (k) => k(stream.name),
-    );
+    await buffer.acknowledge(stream.name, held);
+    const keys = [
+      firehoseKeys.meta,
+      firehoseKeys.tags,
+      firehoseKeys.buffer,
+      firehoseKeys.bufferBytes,
+      firehoseKeys.checkpoints,
+      firehoseKeys.sourceLease,
+    ].map((k) => k(stream.name));
     expect(await redis.exists(...keys)).toBe(0);
     expect(await registry.listNames(undefined, 10_000)).not.toContain(stream.name);
   });
