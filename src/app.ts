@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import express from 'express';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -9,6 +10,7 @@ import {
   AwsProtocol,
   archivedMediaApi,
   efoOperations,
+  firehoseApi,
   hlsSessionApi,
   kinesisApi,
   kinesisVideoApi,
@@ -34,6 +36,7 @@ import {
   StreamRegistry,
 } from './data-streams/index.ts';
 import { isServiceError } from './errors/index.ts';
+import { Firehose, FirehoseMetrics, type SourceStreams } from './firehose/index.ts';
 import { type HlsRoute, HlsService, hlsRoutes, LiveEdge, MediaCache, SessionTokens } from './hls/index.ts';
 import { Dispatcher, HttpListener } from './http/index.ts';
 import {
@@ -91,6 +94,8 @@ export interface App {
   readonly retentionSweeper: RetentionSweeper;
   /** Kinesis Video Streams archive writer (available after start()). */
   readonly videoArchive: ArchiveWriter;
+  /** Firehose delivery streams and their delivery (available after start()). */
+  readonly firehose: Firehose;
 }
 
 /** Test seams: where to probe for a default Redis; the clock of expiry and retention (not of SigV4). */
@@ -101,6 +106,10 @@ export interface AppOverrides {
   kmsMaintenanceIntervalMs?: number;
   /** Period of the Data Streams retention sweep; default one minute. */
   retentionSweepIntervalMs?: number;
+  /** Firehose: backoff base of transform and HTTP endpoint retries (default 1 s). */
+  firehoseRetryBaseMs?: number;
+  /** Firehose: pause of idle delivery workers and source readers (default 200 ms). */
+  firehosePollMs?: number;
   /** RTSP pull timings (tests shorten them). */
   rtsp?: Pick<
     RtspIngestOptions<CameraSource>,
@@ -139,6 +148,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
   let envelope: Envelope | undefined;
   let retentionSweeper: RetentionSweeper | undefined;
   let videoArchive: ArchiveWriter | undefined;
+  let firehose: Firehose | undefined;
   let rtmpIngest: RtmpIngest | undefined;
   let rtspIngest: RtspIngest<CameraSource> | undefined;
   let videoSweeper: VideoRetentionSweeper | undefined;
@@ -179,6 +189,10 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     get videoArchive() {
       if (!videoArchive) throw new Error('app not started');
       return videoArchive;
+    },
+    get firehose() {
+      if (!firehose) throw new Error('app not started');
+      return firehose;
     },
     get kmsMaintenance() {
       if (!kmsMaintenance) throw new Error('app not started');
@@ -277,6 +291,32 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
             extraOperations: efoOperations({ admin: streamAdmin, consumers, subscriptions }),
           }),
         );
+        firehose = new Firehose({
+          redis: redis.client,
+          store: objectStore,
+          sealer: envelopes,
+          keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
+          source: sourceStreams(registry, recordIO),
+          clock,
+          metrics: new FirehoseMetrics(metrics.registry),
+          region: config.region,
+          accountId: config.accountId,
+          timing: {
+            syncMs: 1_000,
+            pollMs: overrides.firehosePollMs ?? 200,
+            claimIdleMs: config.firehoseClaimIdleMs,
+            sourceLeaseMs: Math.max(1_000, config.firehoseClaimIdleMs),
+          },
+          maxBufferBytes: config.firehoseMaxBufferBytes,
+          // Stable per host and data dir: a restarted replica takes back what it held at once.
+          consumer: `${hostname()}:${createHash('sha256').update(dataDir).digest('hex').slice(0, 12)}`,
+          ...(overrides.firehoseRetryBaseMs !== undefined
+            ? { retryBaseMs: overrides.firehoseRetryBaseMs }
+            : {}),
+          logger: logger.child({ module: 'firehose' }),
+        });
+        aws.registerJsonService(firehoseApi({ firehose }));
+        firehose.start();
         const videoStreams = new VideoStreamRegistry({
           redis: redis.client,
           keys: { checkKey: async (keyRef) => void (await keyService.usableKey(keyRef)) },
@@ -454,6 +494,7 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
         subscriptions?.stop(); // open SubscribeToShard streams would hold up the drain below
         await listener?.stop(config.shutdownTimeoutMs);
         await retentionSweeper?.stop();
+        await firehose?.stop();
         await rtmpIngest?.stop();
         await rtspIngest?.stop();
         await videoArchive?.stop();
@@ -470,6 +511,40 @@ export function createApp(config: Config, logger: Logger, overrides: AppOverride
     },
   };
   return app;
+}
+
+/** Firehose's view of Data Streams for KinesisStreamAsSource: shard lineage and reads from a position. */
+function sourceStreams(registry: StreamRegistry, records: RecordIO): SourceStreams {
+  return {
+    async shards(streamName) {
+      const view = await registry.get(streamName);
+      return view?.shards.map((s) => ({
+        shardId: s.shardId,
+        parentShardIds: [s.parentShardId, s.adjacentParentShardId].filter(
+          (p): p is string => p !== undefined,
+        ),
+      }));
+    },
+    async read(streamName, shardId, afterSequenceNumber, limit) {
+      const iterator = await records.shardIterator(
+        streamName,
+        shardId,
+        afterSequenceNumber === undefined
+          ? { type: 'TRIM_HORIZON' }
+          : { type: 'AFTER_SEQUENCE_NUMBER', sequenceNumber: afterSequenceNumber },
+      );
+      const page = await records.getRecords(iterator, limit);
+      return {
+        records: page.records.map((r) => ({
+          sequenceNumber: r.sequenceNumber,
+          partitionKey: r.partitionKey,
+          arrivalMs: r.arrivalMs,
+          data: r.data,
+        })),
+        ended: page.nextShardIterator === undefined,
+      };
+    },
+  };
 }
 
 /** The ffmpeg binary (FFMPEG_PATH or PATH); undefined, with a warning, when there is none. */

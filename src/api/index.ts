@@ -1,6 +1,6 @@
 // API edge: the AWS protocol core (awsJson 1.1 + CBOR by X-Amz-Target, REST-JSON by path), SigV4,
 // the protocol-neutral router and the ops routes. AWS PascalCase names live only below this folder.
-// Imports errors/, logging/, http/ and the service modules' index files (kms/, data-streams/) whose APIs it serves.
+// Imports errors/, logging/, http/ and the service modules' index files (kms/, data-streams/, firehose/) whose APIs it serves.
 export { type AccessKeyPair, resolveAccessKeys, secretLookup } from './auth/access-keys.ts';
 export { type Principal, type SignableRequest, SigV4Verifier } from './auth/sigv4-verifier.ts';
 export {
@@ -13,6 +13,7 @@ export {
 } from './aws/aws-protocol.ts';
 export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/codec.ts';
 export { errorResponse } from './aws/error-response.ts';
+export { FIREHOSE_LIMITS, firehoseApi } from './firehose/firehose-api.ts';
 export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
 export { archivedMediaApi } from './kinesis-video/archived-media-api.ts';

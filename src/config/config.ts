@@ -96,6 +96,8 @@ const envSchema = z.object({
     .max(10 * 1024 * 1024)
     .default(1024 * 1024),
   STREAMGATE_KDS_SHARD_LIMITS: z.enum(['off', 'aws']).default('off'),
+  STREAMGATE_FIREHOSE_CLAIM_IDLE_MS: positiveMs.default(60_000),
+  STREAMGATE_FIREHOSE_MAX_BUFFER_BYTES: z.coerce.number().int().min(1_048_576).default(1_073_741_824),
   STREAMGATE_PUBLIC_URL: z
     .string()
     .trim()
@@ -148,6 +150,10 @@ export interface Config {
   kdsMaxRecordBytes: number;
   /** `aws`: enforce AWS's per-shard throughput limits (per replica); `off`: unlimited. */
   kdsShardLimits: 'off' | 'aws';
+  /** How long Firehose records may sit unacknowledged with a silent worker before another takes them. */
+  firehoseClaimIdleMs: number;
+  /** Most bytes one Firehose delivery stream buffers in Redis; more puts get ServiceUnavailableException. */
+  firehoseMaxBufferBytes: number;
   /** Base URL clients reach the gateway at (GetDataEndpoint); undefined = from each request's Host. */
   publicUrl: string | undefined;
   headersTimeoutMs: number;
@@ -222,6 +228,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxBodyBytes: e.STREAMGATE_MAX_BODY_BYTES,
     kdsMaxRecordBytes: e.STREAMGATE_KDS_MAX_RECORD_BYTES,
     kdsShardLimits: e.STREAMGATE_KDS_SHARD_LIMITS,
+    firehoseClaimIdleMs: e.STREAMGATE_FIREHOSE_CLAIM_IDLE_MS,
+    firehoseMaxBufferBytes: e.STREAMGATE_FIREHOSE_MAX_BUFFER_BYTES,
     publicUrl: e.STREAMGATE_PUBLIC_URL?.replace(/\/+$/, ''),
     headersTimeoutMs: e.STREAMGATE_HEADERS_TIMEOUT_MS,
     bodyTimeoutMs: e.STREAMGATE_BODY_TIMEOUT_MS,
@@ -281,6 +289,16 @@ export const configDocs: ReadonlyArray<readonly [string, string, string]> = [
     'STREAMGATE_KDS_SHARD_LIMITS',
     'off',
     "aws = enforce AWS's per-shard throughput limits (1 MiB/s, 1000 records/s in; 2 MiB/s, 5 calls/s out)",
+  ],
+  [
+    'STREAMGATE_FIREHOSE_CLAIM_IDLE_MS',
+    '60000',
+    'Firehose: buffered records a worker stopped renewing for this long are delivered by another replica',
+  ],
+  [
+    'STREAMGATE_FIREHOSE_MAX_BUFFER_BYTES',
+    '1073741824',
+    'Firehose: bytes a delivery stream may hold undelivered in Redis before puts get ServiceUnavailableException',
   ],
   [
     'STREAMGATE_PUBLIC_URL',

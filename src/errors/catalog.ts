@@ -63,6 +63,10 @@ export const errorCatalog = {
   NotAuthorizedException: client(401),
   /** GetClip, GetImages (and HLS) on a stream with DataRetentionInHours 0: nothing is archived. */
   NoDataRetentionException: client(400),
+  // Firehose (Firehose_20150804)
+  ConcurrentModificationException: client(400),
+  InvalidKMSResourceException: client(400),
+  InvalidSourceException: client(400),
 } as const satisfies Record<string, ErrorSpec>;
 
 /** Name of a catalogued error. */

@@ -1,0 +1,130 @@
+import {
+  CreateDeliveryStreamCommand,
+  DescribeDeliveryStreamCommand,
+  type FirehoseClient,
+  PutRecordBatchCommand,
+} from '@aws-sdk/client-firehose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApp, startApp } from '../../support/start-app.ts';
+import { deliveredObjects, errorLines, firehoseClient, uniqueName } from './firehose-support.ts';
+
+let gateway: RunningApp;
+let firehose: FirehoseClient;
+beforeAll(async () => {
+  gateway = await startApp({ objectStore: 's3' });
+  firehose = firehoseClient(gateway.endpoint);
+});
+afterAll(async () => {
+  firehose?.destroy();
+  await gateway?.stop();
+});
+
+const role = 'arn:aws:iam::000000000000:role/firehose';
+
+describe('DynamicPartitioning with partitionKeyFromQuery', () => {
+  it('writes one object per partition key value and sends unparsable records to the error output', async () => {
+    const name = uniqueName('partitioned');
+    const bucket = uniqueName('bucket');
+    await firehose.send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: name,
+        ExtendedS3DestinationConfiguration: {
+          RoleARN: role,
+          BucketARN: `arn:aws:s3:::${bucket}`,
+          Prefix: 'customer=!{partitionKeyFromQuery:customer}/kind=!{partitionKeyFromQuery:kind}/',
+          ErrorOutputPrefix: 'errors/!{firehose:error-output-type}/',
+          BufferingHints: { SizeInMBs: 64, IntervalInSeconds: 1 },
+          DynamicPartitioningConfiguration: { Enabled: true },
+          ProcessingConfiguration: {
+            Enabled: true,
+            Processors: [
+              {
+                Type: 'MetadataExtraction',
+                Parameters: [
+                  {
+                    ParameterName: 'MetadataExtractionQuery',
+                    ParameterValue: '{customer: .customer, kind: .event."kind"}',
+                  },
+                  { ParameterName: 'JsonParsingEngine', ParameterValue: 'JQ-1.6' },
+                ],
+              },
+              {
+                Type: 'AppendDelimiterToRecord',
+                Parameters: [{ ParameterName: 'Delimiter', ParameterValue: '\\n' }],
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const described = await firehose.send(new DescribeDeliveryStreamCommand({ DeliveryStreamName: name }));
+    expect(
+      described.DeliveryStreamDescription?.Destinations?.[0]?.ExtendedS3DestinationDescription
+        ?.DynamicPartitioningConfiguration,
+    ).toMatchObject({ Enabled: true });
+
+    const records = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ customer: `c${i % 3}`, event: { kind: i % 2 === 0 ? 'click' : 'view' }, i }),
+    );
+    const bad = ['not json', JSON.stringify({ customer: 'c9' })];
+    await firehose.send(
+      new PutRecordBatchCommand({
+        DeliveryStreamName: name,
+        Records: [...records, ...bad].map((r) => ({ Data: Buffer.from(r) })),
+      }),
+    );
+
+    await expect
+      .poll(async () => (await deliveredObjects(gateway.app.objectStore, bucket)).length, { timeout: 20_000 })
+      .toBe(7);
+    const objects = await deliveredObjects(gateway.app.objectStore, bucket);
+    for (let c = 0; c < 3; c++) {
+      for (const kind of ['click', 'view']) {
+        const mine = objects.filter((o) => o.key.startsWith(`customer=c${c}/kind=${kind}/`));
+        expect(mine).toHaveLength(1);
+        const expected = records.filter(
+          (r) => r.includes(`"customer":"c${c}"`) && r.includes(`"kind":"${kind}"`),
+        );
+        expect(mine[0]?.body.toString()).toBe(expected.map((r) => `${r}\n`).join(''));
+      }
+    }
+    const errors = objects.filter((o) => o.key.startsWith('errors/partitioning-failed/'));
+    expect(errors).toHaveLength(1);
+    const lines = errorLines(errors);
+    expect(lines.map((l) => Buffer.from(String(l.rawData), 'base64').toString())).toEqual(bad);
+    expect(lines[0]?.errorCode).toBe('DynamicPartitioning.MetadataExtractionFailed');
+  });
+
+  it('refuses partition keys without dynamic partitioning and small buffers with it', async () => {
+    const refused = await firehose
+      .send(
+        new CreateDeliveryStreamCommand({
+          DeliveryStreamName: uniqueName('no-dp'),
+          ExtendedS3DestinationConfiguration: {
+            RoleARN: role,
+            BucketARN: 'arn:aws:s3:::b',
+            Prefix: '!{partitionKeyFromQuery:id}/',
+            ErrorOutputPrefix: 'e/',
+          },
+        }),
+      )
+      .catch((e: Error) => e);
+    expect((refused as Error).name).toBe('InvalidArgumentException');
+    const small = await firehose
+      .send(
+        new CreateDeliveryStreamCommand({
+          DeliveryStreamName: uniqueName('small'),
+          ExtendedS3DestinationConfiguration: {
+            RoleARN: role,
+            BucketARN: 'arn:aws:s3:::b',
+            Prefix: '!{partitionKeyFromQuery:id}/',
+            ErrorOutputPrefix: 'e/',
+            BufferingHints: { SizeInMBs: 5, IntervalInSeconds: 60 },
+            DynamicPartitioningConfiguration: { Enabled: true },
+          },
+        }),
+      )
+      .catch((e: Error) => e);
+    expect((small as Error).name).toBe('InvalidArgumentException');
+  });
+});

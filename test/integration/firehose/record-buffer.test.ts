@@ -1,0 +1,165 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  type DeliveryDestination,
+  type DeliveryStreamRecord,
+  DeliveryStreamRegistry,
+} from '../../../src/firehose/index.ts';
+import { firehoseKeys } from '../../../src/firehose/keys.ts';
+import { BufferFullError, RecordBuffer } from '../../../src/firehose/record-buffer.ts';
+
+let redis: Redis;
+let registry: DeliveryStreamRegistry;
+let buffer: RecordBuffer;
+const names: string[] = [];
+
+beforeAll(() => {
+  redis = new Redis(inject('redisUrl'));
+  registry = new DeliveryStreamRegistry(redis, '000000000000');
+  buffer = new RecordBuffer(redis, { maxBufferBytes: 64 });
+});
+afterAll(async () => {
+  for (const name of names) await registry.remove(name);
+  redis.disconnect();
+});
+
+const destination: DeliveryDestination = {
+  kind: 'ExtendedS3',
+  legacy: false,
+  s3: {
+    roleArn: 'r',
+    bucketArn: 'arn:aws:s3:::b',
+    bucket: 'b',
+    prefix: undefined,
+    errorOutputPrefix: undefined,
+    compression: 'UNCOMPRESSED',
+    fileExtension: undefined,
+    buffering: { sizeBytes: 1024, intervalMs: 1000 },
+  },
+  processing: { enabled: false, processors: [] },
+  backupMode: 'Disabled',
+  backup: undefined,
+  dynamicPartitioning: false,
+};
+
+async function newStream(): Promise<DeliveryStreamRecord> {
+  const name = `buffer-${randomBytes(4).toString('hex')}`;
+  names.push(name);
+  const stream: DeliveryStreamRecord = {
+    name,
+    id: randomBytes(4).toString('hex'),
+    arn: `arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`,
+    type: 'DirectPut',
+    status: 'ACTIVE',
+    versionId: 1,
+    createdAt: 0,
+    updatedAt: 0,
+    source: undefined,
+    encryption: { status: 'DISABLED', keyType: undefined, keyArn: undefined },
+    destinationId: 'destinationId-000000000001',
+    destination,
+  };
+  await registry.create(stream, { team: 'a' });
+  return stream;
+}
+
+const incoming = (n: number) =>
+  Array.from({ length: n }, (_, i) => ({ data: Buffer.from(`r${i}`), arrivalMs: 1_000 + i, sealed: false }));
+
+describe('RecordBuffer on Redis', () => {
+  it('hands each record to one worker and forgets it only when acknowledged', async () => {
+    const { name } = await newStream();
+    const ids = await buffer.append(name, incoming(5));
+    expect(ids).toHaveLength(5);
+    const a = await buffer.readNew(name, 'worker-a', 3);
+    const b = await buffer.readNew(name, 'worker-b', 10);
+    expect(a.map((r) => r.data.toString())).toEqual(['r0', 'r1', 'r2']);
+    expect(b.map((r) => r.data.toString())).toEqual(['r3', 'r4']);
+    expect(b[0]).toMatchObject({ arrivalMs: 1_003, sealed: false });
+    await buffer.acknowledge(name, b);
+    expect(await buffer.length(name)).toBe(3);
+    expect(await buffer.bufferedBytes(name)).toBe(6);
+  });
+
+  it('refuses appends once the buffer holds more than its limit of bytes', async () => {
+    const { name } = await newStream();
+    const big = (n: number) => [{ data: Buffer.alloc(n), arrivalMs: 1, sealed: false }];
+    await buffer.append(name, big(60));
+    await expect(buffer.append(name, big(10))).rejects.toThrow(BufferFullError);
+    const [held] = await buffer.readNew(name, 'worker', 1);
+    await buffer.acknowledge(name, held ? [held] : []);
+    expect(await buffer.bufferedBytes(name)).toBe(0);
+    await buffer.append(name, big(10));
+    expect(await buffer.length(name)).toBe(1);
+  });
+
+  it("lets another worker reclaim a silent worker's records, but not records that were renewed", async () => {
+    const { name } = await newStream();
+    await buffer.append(name, incoming(4));
+    const held = await buffer.readNew(name, 'dead', 2);
+    const alive = await buffer.readNew(name, 'alive', 2);
+    // The living worker renews right before each attempt; only the silent one's records get idle enough.
+    let taken: Awaited<ReturnType<RecordBuffer['reclaim']>> = [];
+    await expect
+      .poll(
+        async () => {
+          await buffer.renew(
+            name,
+            'alive',
+            alive.map((r) => r.entryId),
+          );
+          taken = [...taken, ...(await buffer.reclaim(name, 'rescuer', 300, 100))];
+          return taken.map((r) => r.entryId);
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toEqual(held.map((r) => r.entryId));
+    expect(taken.map((r) => r.data.toString())).toEqual(['r0', 'r1']);
+  });
+
+  it('gives a restarted worker (same consumer name) back what it held', async () => {
+    const { name } = await newStream();
+    await buffer.append(name, incoming(3));
+    const before = await buffer.readNew(name, 'replica-1', 3);
+    const again = await buffer.readOwnPending(name, 'replica-1', '0', 10);
+    expect(again.map((r) => r.entryId)).toEqual(before.map((r) => r.entryId));
+    expect(await buffer.readOwnPending(name, 'replica-2', '0', 10)).toEqual([]);
+  });
+
+  it('moves a source checkpoint in the same step as the records it covers, keeping their origin', async () => {
+    const { name } = await newStream();
+    const fromShard = incoming(2).map((r, i) => ({
+      ...r,
+      partitionKey: `pk-${i}`,
+      sequenceNumber: `4959${i}`,
+    }));
+    await buffer.appendFromSource(name, 'shardId-000000000000', '49591', fromShard);
+    expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': '49591' });
+    await buffer.appendFromSource(name, 'shardId-000000000000', 'END', []);
+    expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': 'END' });
+    const read = await buffer.readNew(name, 'worker', 10);
+    expect(read.map((r) => r.kinesis)).toEqual([
+      { shardId: 'shardId-000000000000', partitionKey: 'pk-0', sequenceNumber: '49590' },
+      { shardId: 'shardId-000000000000', partitionKey: 'pk-1', sequenceNumber: '49591' },
+    ]);
+  });
+
+  it('removes every key of a deleted delivery stream, also when a worker acknowledges afterwards', async () => {
+    const stream = await newStream();
+    await buffer.append(stream.name, incoming(1));
+    const held = await buffer.readNew(stream.name, 'worker', 1);
+    await registry.remove(stream.name);
+    await buffer.acknowledge(stream.name, held);
+    const keys = [
+      firehoseKeys.meta,
+      firehoseKeys.tags,
+      firehoseKeys.buffer,
+      firehoseKeys.bufferBytes,
+      firehoseKeys.checkpoints,
+      firehoseKeys.sourceLease,
+    ].map((k) => k(stream.name));
+    expect(await redis.exists(...keys)).toBe(0);
+    expect(await registry.listNames(undefined, 10_000)).not.toContain(stream.name);
+  });
+});
