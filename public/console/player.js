@@ -177,6 +177,6 @@ $('play-range').addEventListener(
   run(() => playRange(rangeOfInputs().from, rangeOfInputs().to)),
 );
 $('stream').addEventListener('change', run(drawTimeline));
-$('to').value = localInput(Date.now());
+$('to').value = localInput(Date.now() + 60_000); // the inputs have whole seconds: include the current one
 $('from').value = localInput(Date.now() - 3600_000);
 if (sessionStorage.getItem('streamgate.credentials')) run(loadStreams)();

@@ -13,7 +13,8 @@ export interface Route {
 
 /**
  * The protocol-neutral front router used by both HTTP/1.1 (behind express) and HTTP/2:
- * exact-path routes first, then the AWS protocol core, else a 404 in the AWS error shape.
+ * exact-path routes first (unless the request names an AWS operation with X-Amz-Target), then the
+ * AWS protocol core, else a 404 in the AWS error shape.
  */
 export class ApiRouter {
   readonly #routes = new Map<string, Route>();
@@ -34,7 +35,11 @@ export class ApiRouter {
   /** The RequestHandler the transports call. */
   readonly handle: RequestHandler = async (request: ApiRequest, info: RouteInfo): Promise<ApiResponse> => {
     const method = request.method === 'HEAD' ? 'GET' : request.method;
-    const route = this.#routes.get(`${method} ${request.path}`);
+    // A request naming an AWS operation is the protocol core's, even on a path a page also uses (`/`).
+    const route =
+      request.headers['x-amz-target'] === undefined
+        ? this.#routes.get(`${method} ${request.path}`)
+        : undefined;
     if (route) {
       info.service = route.service;
       info.operation = request.path;

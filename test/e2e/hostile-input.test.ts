@@ -110,10 +110,22 @@ describe('hostile input over HTTP/1.1', () => {
     expect(jsonBody(exchange.response)).toMatchObject({ __type: 'UnknownOperationException' });
   });
 
-  it.each(['GET', 'PUT', 'DELETE'])('answers %s / with AccessDeniedException', async (method) => {
+  it.each(['PUT', 'DELETE'])('answers %s / with AccessDeniedException', async (method) => {
     const response = await fetch(`${gateway.endpoint}/`, { method });
     expect(response.status).toBe(403);
     expect(await response.json()).toMatchObject({ __type: 'AccessDeniedException' });
+  });
+
+  it('answers GET / naming an AWS operation with AccessDeniedException, and serves the player page otherwise', async () => {
+    const aws = await fetch(`${gateway.endpoint}/`, {
+      headers: { 'x-amz-target': 'Kinesis_20131202.ListStreams' },
+    });
+    expect(aws.status).toBe(403);
+    expect(await aws.json()).toMatchObject({ __type: 'AccessDeniedException' });
+    const page = await fetch(`${gateway.endpoint}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<title>Streamgate player</title>');
   });
 
   it('answers an unknown path with 404 RouteNotFoundException', async () => {

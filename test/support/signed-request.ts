@@ -50,9 +50,14 @@ export async function signedCall(
 export async function signedRestCall(
   endpoint: string,
   path: string,
-  body: Record<string, unknown>,
+  body: unknown,
   service = 'kinesisvideo',
-): Promise<{ status: number; errorType: string | null; body: Record<string, unknown> }> {
+): Promise<{
+  status: number;
+  errorType: string | null;
+  contentType: string | null;
+  body: Record<string, unknown>;
+}> {
   const bytes = Buffer.from(JSON.stringify(body));
   const url = new URL(endpoint);
   const signer = new SignatureV4({
@@ -78,6 +83,10 @@ export async function signedRestCall(
     body: bytes,
   });
   const raw = await response.text();
-  const errorType = response.headers.get('x-amzn-errortype');
-  return { status: response.status, errorType, body: raw === '' ? {} : JSON.parse(raw) };
+  return {
+    status: response.status,
+    errorType: response.headers.get('x-amzn-errortype'),
+    contentType: response.headers.get('content-type'),
+    body: raw === '' ? {} : JSON.parse(raw),
+  };
 }

@@ -1,15 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { CreateStreamCommand, KinesisVideoClient } from '@aws-sdk/client-kinesis-video';
-import {
-  KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
-} from '@aws-sdk/client-kinesis-video-archived-media';
+import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { freePort } from '../../support/free-port.ts';
 import { publishRtmp, type RtmpPublisher } from '../../support/rtmp-publisher.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // The player page in headless Debian Chromium with hls.js: an ffmpeg publisher streams over RTMP, the
 // page signs its own API calls with the access key typed into it, and plays LIVE, an archived range to
@@ -62,22 +60,6 @@ function publish(name: string, seconds: number): RtmpPublisher {
   return publisher;
 }
 
-async function fragments(name: string) {
-  const { Fragments = [] } = await media.send(
-    new ListFragmentsCommand({
-      StreamName: name,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
 /** Opens the player, types the access key and waits for the stream to be listed. */
 async function openPlayer(stream: string): Promise<Page> {
   const page = await browser.newPage();
@@ -127,7 +109,7 @@ describe('player page (Chromium + hls.js)', () => {
     const name = await createStream('live');
     publish(name, 40);
     await expect
-      .poll(async () => (await fragments(name)).length, { timeout: 30_000, interval: 250 })
+      .poll(async () => (await recentFragments(media, name)).length, { timeout: 30_000, interval: 250 })
       .toBeGreaterThanOrEqual(2);
     const page = await openPlayer(name);
     await page.click('#play-live');
@@ -148,10 +130,16 @@ describe('player page (Chromium + hls.js)', () => {
     await publish(name, 5).exited;
     await publish(name, 5).exited;
     await expect
-      .poll(async () => (await fragments(name)).length, { timeout: 20_000, interval: 250 })
+      .poll(async () => (await recentFragments(media, name)).length, { timeout: 20_000, interval: 250 })
       .toBeGreaterThanOrEqual(8);
-    const listed = await fragments(name);
+    const listed = await recentFragments(media, name);
     const page = await openPlayer(name);
+    // The timeline draws the archived fragments of the last hour.
+    await expect
+      .poll(() => page.evaluate<number>(`document.querySelectorAll('#timeline .fragment').length`), {
+        timeout: 10_000,
+      })
+      .toBeGreaterThanOrEqual(listed.length);
     const from = (listed[0]?.ServerTimestamp?.getTime() ?? 0) - 1_000;
     const to = (listed.at(-1)?.ServerTimestamp?.getTime() ?? 0) + 1_000;
     await page.evaluate(`(() => {

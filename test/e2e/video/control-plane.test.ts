@@ -19,10 +19,8 @@ import {
   UpdateStreamCommand,
 } from '@aws-sdk/client-kinesis-video';
 import { CreateKeyCommand, DisableKeyCommand, KMSClient } from '@aws-sdk/client-kms';
-import { Hash } from '@smithy/hash-node';
-import { HttpRequest } from '@smithy/protocol-http';
-import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signedRestCall } from '../../support/signed-request.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
 
 let gateway: RunningApp;
@@ -399,40 +397,6 @@ describe('GetDataEndpoint with STREAMGATE_PUBLIC_URL', () => {
     expect(DataEndpoint).toBe('https://video.example.com');
   });
 });
-
-/** One SigV4-signed REST-JSON call as the KVS SDK makes it, with the signing scope under test control. */
-async function signedRestCall(endpoint: string, path: string, body: unknown, service: string) {
-  const url = new URL(endpoint);
-  const bytes = Buffer.from(JSON.stringify(body));
-  const signer = new SignatureV4({
-    service,
-    region: 'us-east-1',
-    sha256: Hash.bind(null, 'sha256'),
-    credentials: TEST_KEYS,
-  });
-  const signed = await signer.sign(
-    new HttpRequest({
-      method: 'POST',
-      protocol: url.protocol,
-      hostname: url.hostname,
-      port: Number(url.port),
-      path,
-      headers: { host: url.host, 'content-type': 'application/json' },
-      body: bytes,
-    }),
-  );
-  const response = await fetch(`${endpoint}${path}`, {
-    method: 'POST',
-    headers: signed.headers,
-    body: bytes,
-  });
-  return {
-    status: response.status,
-    errorType: response.headers.get('x-amzn-errortype'),
-    contentType: response.headers.get('content-type'),
-    body: (await response.json()) as Record<string, unknown>,
-  };
-}
 
 describe('Kinesis Video Streams on the wire', () => {
   it('accepts only the kinesisvideo SigV4 scope on KVS paths', async () => {

@@ -4,7 +4,6 @@ import {
   GetHLSStreamingSessionURLCommand,
   type GetHLSStreamingSessionURLCommandInput,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
@@ -12,6 +11,7 @@ import { probe } from '../../integration/video/fmp4-source.ts';
 import { freePort } from '../../support/free-port.ts';
 import { publishRtmp, type RtmpPublisher } from '../../support/rtmp-publisher.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // KVS HLS on the archive, checked as a player sees it: an ffmpeg publisher streams over RTMP (1 s GOP),
 // the SDK asks for session URLs, and the playlists and media are fetched over plain HTTP.
@@ -39,7 +39,7 @@ beforeAll(async () => {
   live = await createStream('hls', 1);
   publishers.push(publish(live, 40));
   // expect.poll only runs inside tests: wait for 4 fragments by hand.
-  for (const deadline = Date.now() + 30_000; (await fragments(live)).length < 4; ) {
+  for (const deadline = Date.now() + 30_000; (await recentFragments(media, live)).length < 4; ) {
     if (Date.now() > deadline) throw new Error('the publisher produced no 4 fragments in 30 s');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
@@ -62,22 +62,6 @@ function publish(name: string, seconds: number): RtmpPublisher {
     seconds,
     gopSeconds: 1,
   });
-}
-
-async function fragments(name: string) {
-  const { Fragments = [] } = await media.send(
-    new ListFragmentsCommand({
-      StreamName: name,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(startedMs - 60_000),
-          EndTimestamp: new Date(Date.now() + 600_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
 }
 
 async function sessionUrl(input: GetHLSStreamingSessionURLCommandInput): Promise<string> {
@@ -151,7 +135,7 @@ describe('HLS sessions', () => {
     expect(first.ended).toBe(false);
     expect(first.segments.length).toBeGreaterThanOrEqual(3);
     expect(first.segments.length).toBeLessThanOrEqual(5);
-    const listed = await fragments(live);
+    const listed = await recentFragments(media, live);
     for (const segment of first.segments) {
       expect(Math.round(segment.durationS)).toBeLessThanOrEqual(first.targetDurationS);
       const number = new URL(segment.uri, mediaUrl).searchParams.get('FragmentNumber');
@@ -183,8 +167,37 @@ describe('HLS sessions', () => {
     expect(reloaded.targetDurationS).toBe(first.targetDurationS);
   });
 
+  it('plays LIVE_REPLAY from a past start at real-time pace, without an end', async () => {
+    const listed = await recentFragments(media, live);
+    const start = listed[0]?.ServerTimestamp as Date;
+    const master = await sessionUrl({
+      StreamName: live,
+      PlaybackMode: 'LIVE_REPLAY',
+      HLSFragmentSelector: {
+        FragmentSelectorType: 'SERVER_TIMESTAMP',
+        TimestampRange: { StartTimestamp: start },
+      },
+      MaxMediaPlaylistFragmentResults: 3,
+    });
+    const mediaUrl = resolveUrl(master, (await text(master)).trim().split('\n').at(-1) ?? '');
+    const first = parsePlaylist(await text(mediaUrl));
+    expect(first.ended).toBe(false);
+    // The replay starts at StartTimestamp: the stream's first fragment, not the live edge.
+    expect(new URL(first.segments[0]?.uri ?? '', mediaUrl).searchParams.get('FragmentNumber')).toBe(
+      listed[0]?.FragmentNumber,
+    );
+    expect(first.segments.length).toBeLessThanOrEqual(3);
+    // The window moves forward with wall time (1 s GOPs: two seconds move it by about two fragments).
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    const later = parsePlaylist(await text(mediaUrl));
+    expect(later.mediaSequence + later.segments.length).toBeGreaterThan(
+      first.mediaSequence + first.segments.length,
+    );
+    expect(later.mediaSequence).toBeGreaterThanOrEqual(first.mediaSequence);
+  });
+
   it('plays ON_DEMAND over a past range, complete and ended, with a CORS preflight', async () => {
-    const listed = await fragments(live);
+    const listed = await recentFragments(media, live);
     const from = listed[0]?.ServerTimestamp as Date;
     const to = listed.at(-1)?.ServerTimestamp as Date;
     const master = await sessionUrl({
@@ -230,7 +243,7 @@ describe('HLS sessions', () => {
     const otherPublisher = publish(other, 6);
     publishers.push(otherPublisher);
     await expect
-      .poll(async () => (await fragments(other)).length, { timeout: 20_000, interval: 200 })
+      .poll(async () => (await recentFragments(media, other)).length, { timeout: 20_000, interval: 200 })
       .toBeGreaterThanOrEqual(1);
     const otherToken =
       new URL(await sessionUrl({ StreamName: other, PlaybackMode: 'LIVE' })).searchParams.get(
@@ -238,11 +251,11 @@ describe('HLS sessions', () => {
       ) ?? '';
     // Fragment numbers count per stream: pick one the live stream has and the other stream never got.
     await otherPublisher.exited;
-    const otherNumbers = (await fragments(other)).map((f) => f.FragmentNumber ?? '');
+    const otherNumbers = (await recentFragments(media, other)).map((f) => f.FragmentNumber ?? '');
     // (+5: the publish's last GOP may still be archived after ffmpeg exits.)
     const onlyLive = `9${String(Number((otherNumbers.at(-1) ?? '9').slice(1)) + 5).padStart(20, '0')}`;
     await expect
-      .poll(async () => (await fragments(live)).some((f) => f.FragmentNumber === onlyLive), {
+      .poll(async () => (await recentFragments(media, live)).some((f) => f.FragmentNumber === onlyLive), {
         timeout: 30_000,
       })
       .toBe(true);

@@ -11,16 +11,15 @@ import {
   KinesisVideoClient,
 } from '@aws-sdk/client-kinesis-video';
 import {
-  type Fragment,
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { RTMP_TYPE, rawRtmpPublish } from '../../support/raw-rtmp-publisher.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // Acceptance: "garbage on the RTMP port, an FLV with broken headers, a camera that sends nothing —
 // each is closed with a reason, the process and other streams keep going". The whole gateway with
@@ -91,23 +90,7 @@ afterAll(async () => {
   await gateway?.stop();
 });
 
-async function listFragments(streamName: string): Promise<Fragment[]> {
-  const { Fragments = [] } = await media.send(
-    new ListFragmentsCommand({
-      StreamName: streamName,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
-const healthyFragments = async () => (await listFragments(HEALTHY)).length;
+const healthyFragments = async () => (await recentFragments(media, HEALTHY)).length;
 
 /** The gateway answers /healthz and the healthy stream archives at least two more fragments. */
 async function expectGatewayAndHealthyStreamAlive(fragmentsBefore: number): Promise<void> {
@@ -127,7 +110,7 @@ async function newBadStream(): Promise<string> {
 
 /** Whatever a bad stream stored is complete: each listed fragment has media that ffprobe reads. */
 async function expectOnlyCompleteFragments(streamName: string): Promise<void> {
-  const fragments = await listFragments(streamName);
+  const fragments = await recentFragments(media, streamName);
   if (fragments.length === 0) return;
   const response = await media.send(
     new GetMediaForFragmentListCommand({
@@ -217,12 +200,12 @@ describe('hostile RTMP input', () => {
     await expect
       .poll(() => publisher.isClosed(), { timeout: IDLE_TIMEOUT_MS + 10_000, interval: 100 })
       .toBe(true);
-    expect(await listFragments(name)).toEqual([]);
+    expect(await recentFragments(media, name)).toEqual([]);
     await expectGatewayAndHealthyStreamAlive(before);
   });
 
   it('kept archiving the healthy stream in order, without holes, through all of the above', async () => {
-    const fragments = await listFragments(HEALTHY);
+    const fragments = await recentFragments(media, HEALTHY);
     for (const [i, f] of fragments.entries()) {
       const previous = fragments[i - 1];
       if (previous === undefined) continue;

@@ -13,12 +13,12 @@ import {
 import {
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // The whole path as an OBS user takes it: ffmpeg publishes over RTMP to the gateway, which archives
 // encrypted GOP fragments; the archived-media SDK lists them and gets playable media back.
@@ -106,22 +106,6 @@ async function archivedMedia(streamName: string): Promise<KinesisVideoArchivedMe
   });
 }
 
-async function listFragments(client: KinesisVideoArchivedMediaClient, streamName: string) {
-  const { Fragments = [] } = await client.send(
-    new ListFragmentsCommand({
-      StreamName: streamName,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments;
-}
-
 describe('RTMP publish to archive', () => {
   it('archives a 6 s ffmpeg publish as ~3 fragments that come back as playable H.264 + AAC', async () => {
     const name = `rtmp-${randomBytes(3).toString('hex')}`;
@@ -130,9 +114,9 @@ describe('RTMP publish to archive', () => {
 
     const client = await archivedMedia(name);
     await expect
-      .poll(async () => (await listFragments(client, name)).length, { timeout: 20_000, interval: 200 })
+      .poll(async () => (await recentFragments(client, name)).length, { timeout: 20_000, interval: 200 })
       .toBeGreaterThanOrEqual(3);
-    const fragments = (await listFragments(client, name)).sort((a, b) =>
+    const fragments = (await recentFragments(client, name)).sort((a, b) =>
       (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''),
     );
     for (const f of fragments) {
@@ -164,7 +148,7 @@ describe('RTMP publish to archive', () => {
     expect(await publish(name, 'not-the-token', 2)).not.toBe(0);
     expect(await publish('no-such-stream', publishToken(SECRET, 'no-such-stream'), 2)).not.toBe(0);
     const client = await archivedMedia(name);
-    expect(await listFragments(client, name)).toEqual([]);
+    expect(await recentFragments(client, name)).toEqual([]);
     client.destroy();
   });
 });

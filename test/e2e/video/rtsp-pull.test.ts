@@ -10,7 +10,6 @@ import {
 import {
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FragmentIndex } from '../../../src/video-archive/index.ts';
@@ -20,6 +19,7 @@ import { freePort } from '../../support/free-port.ts';
 import { startPrivateRedis } from '../../support/private-redis.ts';
 import { signedRestCall } from '../../support/signed-request.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // An IP camera as the gateway meets it: GStreamer's RTSP server pulled over TCP by ffmpeg, archived as
 // encrypted GOP fragments; the watchdog restarts the pull when the camera dies and resumes with a new
@@ -64,22 +64,6 @@ async function createStream(prefix: string): Promise<string> {
   return name;
 }
 
-async function fragmentsOf(streamName: string) {
-  const { Fragments = [] } = await media.send(
-    new ListFragmentsCommand({
-      StreamName: streamName,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
 async function describeSource(streamName: string) {
   const response = await signedRestCall(gateway.endpoint, '/describeRtspSource', { StreamName: streamName });
   expect(response.status, JSON.stringify(response.body)).toBe(200);
@@ -115,7 +99,7 @@ describe('RTSP camera pull', () => {
     expect(put.body.Url).toBe(`rtsp://viewer:***@127.0.0.1:${port}/cam`);
 
     await expect
-      .poll(async () => (await fragmentsOf(name)).length, { timeout: 20_000, interval: 250 })
+      .poll(async () => (await recentFragments(media, name)).length, { timeout: 20_000, interval: 250 })
       .toBeGreaterThanOrEqual(3);
     const source = await describeSource(name);
     expect(source).toMatchObject({ Url: `rtsp://viewer:***@127.0.0.1:${port}/cam`, Transport: 'TCP' });
@@ -125,7 +109,7 @@ describe('RTSP camera pull', () => {
     const raw = JSON.stringify(await gateway.app.redis.client.hgetall(`kvs:{kvs:${name}}:camera`));
     expect(raw).not.toContain(PASSWORD);
 
-    const before = await fragmentsOf(name);
+    const before = await recentFragments(media, name);
     for (const f of before) {
       expect(f.FragmentLengthInMilliseconds).toBeGreaterThan(0);
       expect(f.FragmentLengthInMilliseconds).toBeLessThanOrEqual(1_500);
@@ -152,15 +136,15 @@ describe('RTSP camera pull', () => {
     const during = await describeSource(name);
     expect(during.Status.LastError).toBeDefined();
     expect(during.Status.LastError).not.toContain(PASSWORD);
-    const countAtOutage = (await fragmentsOf(name)).length;
+    const countAtOutage = (await recentFragments(media, name)).length;
 
     // The camera comes back on the same address: archiving resumes under a new init version.
     cameras.push(await startFakeCamera(port));
     await expect
-      .poll(async () => (await fragmentsOf(name)).length, { timeout: 30_000, interval: 250 })
+      .poll(async () => (await recentFragments(media, name)).length, { timeout: 30_000, interval: 250 })
       .toBeGreaterThanOrEqual(countAtOutage + 3);
     expect((await describeSource(name)).Status.State).toBe('STREAMING');
-    const all = await fragmentsOf(name);
+    const all = await recentFragments(media, name);
     const numbers = all.map((f) => f.FragmentNumber ?? '');
     const versions = await initVersionsOf(name, numbers);
     expect(new Set(versions).size).toBeGreaterThanOrEqual(2);
@@ -220,7 +204,7 @@ describe('RTSP camera pull', () => {
       .toBeGreaterThanOrEqual(2);
     const status = (await describeSource(name)).Status;
     expect(status.LastError).toMatch(/no media within|timed out|Connection|ffmpeg exited/i);
-    expect(await fragmentsOf(name)).toEqual([]);
+    expect(await recentFragments(media, name)).toEqual([]);
     expect((await fetch(`${gateway.endpoint}/healthz`)).status).toBe(200);
 
     // Deleting the stream removes its camera too.

@@ -7,15 +7,12 @@ import {
   GetDataEndpointCommand,
   KinesisVideoClient,
 } from '@aws-sdk/client-kinesis-video';
-import {
-  type Fragment,
-  KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
-} from '@aws-sdk/client-kinesis-video-archived-media';
+import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // The other half of the outage acceptance: when an outage outlasts the backlog (here a 64 KiB memory
 // bound and a 400 KB spool per stream), the oldest GOPs are dropped, and exactly those are counted.
@@ -66,22 +63,6 @@ afterAll(async () => {
   await s3?.stop();
 });
 
-async function listAll(client: KinesisVideoArchivedMediaClient, streamName: string): Promise<Fragment[]> {
-  const { Fragments = [] } = await client.send(
-    new ListFragmentsCommand({
-      StreamName: streamName,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
 const droppedMetric = async () =>
   (
     await gateway.app.metrics.registry
@@ -127,7 +108,9 @@ describe('S3 outage longer than the backlog', () => {
       credentials: TEST_KEYS,
       maxAttempts: 1,
     });
-    const sequences = (await listAll(client, name)).map((f) => Number((f.FragmentNumber ?? '').slice(1)));
+    const sequences = (await recentFragments(client, name)).map((f) =>
+      Number((f.FragmentNumber ?? '').slice(1)),
+    );
     client.destroy();
     const first = sequences[0] ?? 0;
     const last = sequences.at(-1) ?? 0;

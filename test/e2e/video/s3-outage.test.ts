@@ -11,16 +11,15 @@ import {
   KinesisVideoClient,
 } from '@aws-sdk/client-kinesis-video';
 import {
-  type Fragment,
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // Acceptance: "stop the S3 protocol server for 10 s during ingest and restart it — no acknowledged
 // fragment is lost, fragments arrive in order". A private s3rver (suspended and resumed on the same
@@ -102,32 +101,6 @@ async function archivedMedia(streamName: string): Promise<KinesisVideoArchivedMe
   });
 }
 
-async function listAll(client: KinesisVideoArchivedMediaClient, streamName: string): Promise<Fragment[]> {
-  const fragments: Fragment[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListFragmentsCommand({
-        StreamName: streamName,
-        ...(nextToken
-          ? { NextToken: nextToken }
-          : {
-              FragmentSelector: {
-                FragmentSelectorType: 'SERVER_TIMESTAMP',
-                TimestampRange: {
-                  StartTimestamp: new Date(Date.now() - 600_000),
-                  EndTimestamp: new Date(Date.now() + 60_000),
-                },
-              },
-            }),
-      }),
-    );
-    fragments.push(...(page.Fragments ?? []));
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
 async function spoolFileCount(): Promise<number> {
   const root = join(gateway.dataDir, 'spool');
   let count = 0;
@@ -168,7 +141,7 @@ describe('S3 outage during RTMP ingest', () => {
     expect(droppedMetric?.values[0]?.value ?? 0).toBe(0);
 
     const client = await archivedMedia(name);
-    const fragments = await listAll(client, name);
+    const fragments = await recentFragments(client, name);
     expect(fragments).toHaveLength(stats.fragmentsWritten);
     expect(fragments.length).toBeGreaterThanOrEqual(25);
     for (const [i, f] of fragments.entries()) {

@@ -11,16 +11,15 @@ import {
   KinesisVideoClient,
 } from '@aws-sdk/client-kinesis-video';
 import {
-  type Fragment,
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
-  ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { TEST_KEYS, TEST_ROOT_KEY } from '../../support/start-app.ts';
+import { recentFragments } from '../../support/video.ts';
 
 // "An acknowledged-to-spool fragment is not lost by a crash": the gateway runs as `streamgate serve`
 // in a child process against a private s3rver; S3 goes down during an RTMP publish, fragments pile up
@@ -110,22 +109,6 @@ function clients(endpoint: string) {
   return { kvs: new KinesisVideoClient(options), options };
 }
 
-async function listAll(media: KinesisVideoArchivedMediaClient, streamName: string): Promise<Fragment[]> {
-  const { Fragments = [] } = await media.send(
-    new ListFragmentsCommand({
-      StreamName: streamName,
-      FragmentSelector: {
-        FragmentSelectorType: 'SERVER_TIMESTAMP',
-        TimestampRange: {
-          StartTimestamp: new Date(Date.now() - 600_000),
-          EndTimestamp: new Date(Date.now() + 60_000),
-        },
-      },
-    }),
-  );
-  return Fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
-}
-
 describe('spool across a crash', () => {
   it('drains the spool of a SIGKILLed gateway on the next start: nothing spooled is lost', async () => {
     const rtmpPort = await freePort();
@@ -151,7 +134,7 @@ describe('spool across a crash', () => {
     );
     children.push(publisher);
     await expect
-      .poll(async () => (await listAll(media, name)).length, { timeout: 20_000 })
+      .poll(async () => (await recentFragments(media, name)).length, { timeout: 20_000 })
       .toBeGreaterThanOrEqual(2);
     await s3.suspend();
     await expect
@@ -168,7 +151,7 @@ describe('spool across a crash', () => {
     const second = await startGateway('off');
     media = new KinesisVideoArchivedMediaClient({ ...options, endpoint: second.endpoint });
     await expect.poll(async () => (await spooledFragmentNumbers()).length, { timeout: 20_000 }).toBe(0);
-    const listed = await listAll(media, name);
+    const listed = await recentFragments(media, name);
     const numbers = listed.map((f) => f.FragmentNumber ?? '');
     expect(numbers).toEqual(expect.arrayContaining(spooled));
     for (const [i, f] of listed.entries()) {
