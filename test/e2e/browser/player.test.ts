@@ -69,14 +69,16 @@ async function openPlayer(stream: string): Promise<Page> {
   await page.fill('input[name=accessKeyId]', TEST_KEYS.accessKeyId);
   await page.fill('input[name=secretAccessKey]', TEST_KEYS.secretAccessKey);
   await page.click('button[type=submit]');
-  await page
-    .waitForFunction(`document.getElementById('stream').value === ${JSON.stringify(stream)}`, undefined, {
-      timeout: 15_000,
-    })
-    .catch(async (error: Error) => {
+  // Polled with page.evaluate (CDP, outside the page's CSP): waitForFunction's in-page polling
+  // evaluates strings, which the page's Content-Security-Policy (no 'unsafe-eval') rightly forbids.
+  const listed = `document.getElementById('stream').value === ${JSON.stringify(stream)}`;
+  for (const deadline = Date.now() + 15_000; !(await page.evaluate<boolean>(listed)); ) {
+    if (Date.now() > deadline) {
       const why = `${await page.textContent('#status')} ${consoleErrors.join('; ')}`;
-      throw new Error(`the page did not list ${stream}: ${why}`, { cause: error });
-    });
+      throw new Error(`the page did not list ${stream}: ${why}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   expect(consoleErrors).toEqual([]);
   return page;
 }
