@@ -1,11 +1,11 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/free-port.ts';
 import { startPrivateRedis } from '../support/private-redis.ts';
 
 const repoRoot = join(import.meta.dirname, '..', '..');
@@ -21,14 +21,6 @@ afterAll(async () => {
 });
 
 /** A free TCP port on 127.0.0.1 (bound, then released). */
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('the streamgate command', () => {
   it('prints usage and the configuration table for --help', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [bin, '--help'], { cwd: repoRoot });

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,6 +17,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
+import { freePort } from '../../support/free-port.ts';
 import { RTMP_TYPE, rawRtmpPublish } from '../../support/raw-rtmp-publisher.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
 import { recentFragments } from '../../support/video.ts';
@@ -35,14 +36,6 @@ let media: KinesisVideoArchivedMediaClient;
 let rtmpPort: number;
 let healthy: ChildProcess | undefined;
 const HEALTHY = `healthy-${randomBytes(3).toString('hex')}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   rtmpPort = await freePort();

@@ -1,7 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import {
   CreateStreamCommand,
   GetDataEndpointCommand,
@@ -10,6 +9,7 @@ import {
 import { KinesisVideoArchivedMediaClient } from '@aws-sdk/client-kinesis-video-archived-media';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
+import { freePort } from '../../support/free-port.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
 import { recentFragments } from '../../support/video.ts';
@@ -24,14 +24,6 @@ let gateway: RunningApp;
 let kvs: KinesisVideoClient;
 let rtmpPort: number;
 let publisher: ChildProcess | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   s3 = await startS3Server();

@@ -2,7 +2,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -17,6 +16,7 @@ import {
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
+import { freePort } from '../../support/free-port.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { TEST_KEYS, TEST_ROOT_KEY } from '../../support/start-app.ts';
 import { recentFragments } from '../../support/video.ts';
@@ -31,14 +31,6 @@ const SECRET = 'spool-crash-e2e-publish-secret-0123456789';
 let s3: S3Server;
 let dataDir: string;
 const children: ChildProcess[] = [];
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 beforeAll(async () => {
   s3 = await startS3Server();
