@@ -41,6 +41,8 @@ export const HLS_LIMITS = {
   liveFreshnessMs: 30_000,
   /** Active sessions per stream. */
   maxSessionsPerStream: 10,
+  /** New fragments of a stream are cached while a playlist of it was served this recently. */
+  watchWindowMs: 300_000,
 } as const;
 
 /** GetHLSStreamingSessionURL's input, validated at the edge. */
@@ -194,6 +196,7 @@ export class HlsService {
   /** getHLSMediaPlaylist.m3u8; `msn` is a blocking reload's `_HLS_msn`. */
   async mediaPlaylist(token: string, msn: number | undefined, signal?: AbortSignal): Promise<string> {
     const { session, stream } = await this.#open(token);
+    this.#watched.set(stream.name, this.#clock.now());
     if (msn !== undefined && session.mode === 'LIVE') {
       const newest = (await this.#index.latest(stream, { type: session.timestampType, count: 1 }))[0];
       if (newest === undefined || mediaSequenceOf(newest.fragmentNumber) < msn) {
@@ -245,10 +248,19 @@ export class HlsService {
     );
   }
 
-  /** Keeps decrypted media of a just-indexed fragment or init segment for live viewers. */
+  /**
+   * Keeps decrypted media of a just-accepted init segment, or fragment of a stream someone played
+   * through this replica in the last five minutes, for live viewers: unwatched streams do not fill
+   * the cache.
+   */
   remember(stream: Pick<VideoStreamRecord, 'name' | 'creationTimeMs'>, key: string, plaintext: Buffer): void {
-    this.#cache.set(`${streamIdOf(stream)}/${key}`, plaintext);
+    const watchedMs = this.#watched.get(stream.name);
+    const watched = watchedMs !== undefined && this.#clock.now() - watchedMs < HLS_LIMITS.watchWindowMs;
+    if (watched || key.startsWith('init/')) this.#cache.set(`${streamIdOf(stream)}/${key}`, plaintext);
   }
+
+  /** Stream name → when a playlist of it was last served here (bounded by the number of streams). */
+  readonly #watched = new Map<string, number>();
 
   async #open(token: string): Promise<{ session: HlsSession; stream: VideoStreamRecord }> {
     const verified = this.#tokens.verify(token, this.#clock.now());
