@@ -24,10 +24,10 @@ export interface BacklogBounds {
 /**
  * One stream's waiting writes in write order (the order they are stored in, wherever they are held),
  * with their memory and spool totals. New writes go to the spool only while older ones wait and
- * memory is full, so a healthy store never touches the disk. Past memory plus spool (or, without a
- * spool, past the memory bounds) the oldest fragments are dropped (init segments only when nothing
- * else can go): never the newest write, and never the one whose store attempt is running (it may
- * still succeed).
+ * memory is full, so a healthy store never touches the disk. Past the memory bounds (memory-held
+ * writes: with a spool, those whose spooling failed) the oldest memory-held fragments are dropped,
+ * and past memory plus spool the oldest of all (init segments only when nothing else can go): never
+ * the newest write, and never the one whose store attempt is running (it may still succeed).
  */
 export class ArchiveBacklog<W extends BacklogItem> {
   readonly #bounds: BacklogBounds;
@@ -68,13 +68,20 @@ export class ArchiveBacklog<W extends BacklogItem> {
     return full ? 'spool' : 'memory';
   }
 
-  /** Appends a write; returns the writes dropped to get back within the bounds (oldest first). */
+  /**
+   * Appends a write; returns the writes dropped to get back within the bounds (oldest first). The
+   * memory bounds hold for a write added to memory also with a spool (a write whose spooling failed
+   * stays in memory): past them the oldest memory-held write goes; past memory plus spool, the oldest
+   * of all. A spooled write never drops memory-held ones (the first write stays in memory whatever
+   * its size).
+   */
   push(item: W): W[] {
     this.#items.push(item);
     this.#count(item, 1);
     const dropped: W[] = [];
-    while (this.#over()) {
-      const victim = this.#victim();
+    for (;;) {
+      let victim = item.location === 'memory' && this.#memoryOver() ? this.#victim('memory') : -1;
+      if (victim < 0 && this.#totalOver()) victim = this.#victim(undefined);
       if (victim < 0) break;
       const [write] = this.#items.splice(victim, 1);
       if (write === undefined) break;
@@ -84,12 +91,16 @@ export class ArchiveBacklog<W extends BacklogItem> {
     return dropped;
   }
 
-  /** Index of the write to drop: the oldest fragment, else the oldest init; never the newest or attempting. */
-  #victim(): number {
+  /**
+   * Index of the write to drop (among those held at `location`, or all): the oldest fragment, else
+   * the oldest init; never the newest or attempting; -1 when there is none.
+   */
+  #victim(location: BacklogItem['location'] | undefined): number {
     let oldestInit = -1;
     for (let i = 0; i < this.#items.length - 1; i += 1) {
       const item = this.#items[i];
       if (item === undefined || item === this.attempting) continue;
+      if (location !== undefined && item.location !== location) continue;
       if (item.kind === 'fragment') return i;
       if (oldestInit < 0) oldestInit = i;
     }
@@ -123,10 +134,16 @@ export class ArchiveBacklog<W extends BacklogItem> {
     }
   }
 
-  #over(): boolean {
-    const { maxMemoryWrites, maxMemoryBytes, maxSpoolBytes } = this.#bounds;
-    if (maxSpoolBytes !== undefined)
-      return this.#memoryBytes + this.#spoolBytes > maxMemoryBytes + maxSpoolBytes;
+  /** Memory-held writes past the memory bounds (with or without a spool). */
+  #memoryOver(): boolean {
+    const { maxMemoryWrites, maxMemoryBytes } = this.#bounds;
     return this.#memoryWrites > maxMemoryWrites || this.#memoryBytes > maxMemoryBytes;
+  }
+
+  /** Memory plus spool bytes past memory plus spool bounds (only with a spool). */
+  #totalOver(): boolean {
+    const { maxMemoryBytes, maxSpoolBytes } = this.#bounds;
+    if (maxSpoolBytes === undefined) return false;
+    return this.#memoryBytes + this.#spoolBytes > maxMemoryBytes + maxSpoolBytes;
   }
 }

@@ -99,3 +99,52 @@ describe('ArchiveBacklog without a spool', () => {
     expect(ids(backlog.removeAll())).toEqual([2, 4]);
   });
 });
+
+describe('ArchiveBacklog with a spool that fails', () => {
+  // Spooling failed (ENOSPC, read-only disk): the writes stay in memory, and the memory bounds hold.
+  const bounds = { maxMemoryWrites: 3, maxMemoryBytes: 1_000, maxSpoolBytes: 1_000_000 };
+
+  it('drops the oldest memory-held fragment past the memory write bound, never the one being stored', () => {
+    const backlog = new ArchiveBacklog<Item>(bounds);
+    backlog.push(memory(1));
+    backlog.attempting = backlog.head();
+    backlog.push(memory(2));
+    backlog.push(memory(3));
+    expect(ids(backlog.push(memory(4)))).toEqual([2]);
+    expect(ids(backlog.push(memory(5)))).toEqual([3]);
+    expect(backlog.memoryBytes).toBe(30);
+    expect(ids(backlog.removeAll())).toEqual([1, 4, 5]);
+  });
+
+  it('drops memory-held writes past the memory byte bound, keeps spooled ones and the newest', () => {
+    const backlog = new ArchiveBacklog<Item>({ ...bounds, maxMemoryWrites: 64 });
+    backlog.push(memory(1, 400));
+    backlog.push(spool(2, 400));
+    backlog.push(memory(3, 400));
+    expect(ids(backlog.push(memory(4, 400)))).toEqual([1]); // 1_200 > 1_000 memory bytes
+    expect(ids(backlog.push(memory(5, 900)))).toEqual([3, 4]);
+    expect(backlog.memoryBytes).toBe(900);
+    expect(backlog.spoolBytes).toBe(400);
+    expect(ids(backlog.removeAll())).toEqual([2, 5]);
+  });
+
+  it('keeps an oversize first write in memory while later writes are spooled', () => {
+    const backlog = new ArchiveBacklog<Item>(bounds);
+    backlog.push(memory(1, 5_000));
+    expect(backlog.placeFor(10)).toBe('spool');
+    expect(backlog.push(spool(2))).toEqual([]);
+    expect(ids(backlog.removeAll())).toEqual([1, 2]);
+  });
+
+  it('drops memory-held init segments only when no memory-held fragment can go', () => {
+    const backlog = new ArchiveBacklog<Item>({ ...bounds, maxMemoryWrites: 2 });
+    const memoryInit = (id: number): Item => ({ id, kind: 'init', location: 'memory', sizeBytes: 10 });
+    backlog.push(memoryInit(1));
+    backlog.push(spool(2));
+    backlog.push(memory(3));
+    expect(ids(backlog.push(memory(4)))).toEqual([3]);
+    expect(ids(backlog.push(memoryInit(5)))).toEqual([4]);
+    expect(ids(backlog.push(memory(6)))).toEqual([1]);
+    expect(ids(backlog.removeAll())).toEqual([2, 5, 6]);
+  });
+});
