@@ -151,14 +151,20 @@ export class ArchiveSpool {
     const file = join(dir, sequenceName(this.#nextSequence++));
     const temp = `${file}${TEMP_SUFFIX}`;
     const chunks = encode(record, parts);
-    const handle = await open(temp, 'w', 0o600);
     try {
-      await handle.writev(chunks);
-      await handle.datasync();
-    } finally {
-      await handle.close();
+      const handle = await open(temp, 'w', 0o600);
+      try {
+        await handle.writev(chunks);
+        await handle.datasync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+    } catch (error) {
+      // A failed write (ENOSPC, EIO) must not leave its partial temporary file until the next start.
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw error;
     }
-    await rename(temp, file);
     await syncDirectory(dir); // the rename itself survives a power loss, not only a process crash
     return { file, sizeBytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), record };
   }

@@ -160,6 +160,18 @@ describe('ArchiveSpool', () => {
     ]);
     expect(await spoolFiles(root)).toEqual([good.file]);
   });
+
+  it('removes the temporary file of an append that fails', async () => {
+    const root = newSpoolDir();
+    const spool = new ArchiveSpool({ rootDir: root });
+    await spool.start();
+    // A directory where the first file goes: the temporary file is written, the rename fails (EISDIR).
+    await mkdir(join(root, 's-1', '0000000000000001.spool'), { recursive: true });
+    await expect(spool.append(record(1), [Buffer.from('h'), Buffer.from('c')])).rejects.toMatchObject({
+      code: 'EISDIR',
+    });
+    expect(await readdir(join(root, 's-1'))).toEqual(['0000000000000001.spool']);
+  });
 });
 
 describe('ArchiveWriter with a spool', () => {
@@ -286,6 +298,31 @@ describe('ArchiveWriter with a spool', () => {
       (await index.list(stream, { type: 'SERVER_TIMESTAMP' })).fragments.map((f) => f.fragmentNumber),
     ).toEqual(kept);
     expect(await spoolFiles(spoolDir)).toEqual([]);
+    await writer.stop();
+  });
+
+  it('keeps the memory bounds when spooling fails: the oldest memory-held fragments are dropped', async () => {
+    const stream = await newStream();
+    const spoolDir = newSpoolDir();
+    const writer = newWriter(spoolDir, { maxPendingPerStream: 3, maxMemoryBytesPerStream: 0 });
+    await writer.start();
+    // A file where the stream's spool directory goes: every append fails (as on a full or read-only disk).
+    await writeFile(join(spoolDir, streamIdOf(stream)), 'not a directory');
+    store.hold(); // the first write's store attempt hangs: it is being stored, so it is never dropped
+    const accepted = [];
+    for (const e of events) accepted.push(await writer.enqueue(stream.name, e));
+    const stats = writer.stats();
+    expect(stats.spooled).toBe(0);
+    // The write being stored (the head) and the newest are kept whatever the byte bound; nothing else.
+    expect(stats.pendingWrites).toBe(2);
+    expect(stats.dropped).toBe(events.length - 2);
+    store.release();
+    const outcomes = await Promise.allSettled(accepted.map((a) => a.persisted));
+    expect(outcomes.map((o) => o.status)).toEqual([
+      'fulfilled',
+      ...events.slice(2).map(() => 'rejected'),
+      'fulfilled',
+    ]);
     await writer.stop();
   });
 
