@@ -95,8 +95,9 @@ export interface SpoolRecovery {
 
 /**
  * A directory of sealed archive writes awaiting the object store. File names carry one increasing
- * sequence for the whole spool, so sorting a stream's files by name gives its write order, also
- * across restarts.
+ * sequence for the whole spool, reserved when a write is accepted (`reserve`) even if it is spooled
+ * only later (on stop), so sorting a stream's files by name gives its write order, also across
+ * restarts.
  */
 export class ArchiveSpool {
   readonly rootDir: string;
@@ -143,12 +144,25 @@ export class ArchiveSpool {
     return recovery;
   }
 
-  /** Writes one sealed write durably (temporary file, fsync, rename); resolves with its entry. */
-  async append(record: SpoolRecord, parts: readonly [Buffer, Buffer]): Promise<SpoolEntry> {
+  /** The next spool sequence number: a write's place in write order, taken when it is accepted. */
+  reserve(): number {
+    if (!this.#started) throw new Error('ArchiveSpool.start() first');
+    return this.#nextSequence++;
+  }
+
+  /**
+   * Writes one sealed write durably (temporary file, fsync, rename) under `sequence` (from
+   * `reserve`; a new one by default); resolves with its entry.
+   */
+  async append(
+    record: SpoolRecord,
+    parts: readonly [Buffer, Buffer],
+    sequence: number = this.reserve(),
+  ): Promise<SpoolEntry> {
     if (!this.#started) throw new Error('ArchiveSpool.start() first');
     const dir = join(this.rootDir, record.streamId);
     await mkdir(dir, { recursive: true });
-    const file = join(dir, sequenceName(this.#nextSequence++));
+    const file = join(dir, sequenceName(sequence));
     const temp = `${file}${TEMP_SUFFIX}`;
     const chunks = encode(record, parts);
     try {

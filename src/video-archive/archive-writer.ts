@@ -95,6 +95,8 @@ interface PendingWrite {
   parts: [Buffer, Buffer] | undefined;
   /** The spool file of a write held on disk. */
   readonly spooled: SpoolEntry | undefined;
+  /** Spool sequence number reserved on acceptance (write order), used if the write is spooled on stop. */
+  readonly spoolSequence: number | undefined;
   resolve(result: WriteResult): void;
   reject(error: Error): void;
   /** Out of the backlog without being stored (dropped, stream deleted, writer stopped). */
@@ -229,6 +231,7 @@ export class ArchiveWriter {
           sizeBytes: entry.sizeBytes,
           parts: undefined,
           spooled: entry,
+          spoolSequence: undefined,
           resolve: ignore,
           reject: ignore,
           dropped: false,
@@ -348,7 +351,8 @@ export class ArchiveWriter {
     for (const write of writes) {
       if (write.parts === undefined) continue;
       try {
-        await spool.append(write.record, write.parts);
+        // Under the number reserved when it was accepted: older than the writes spooled since.
+        await spool.append(write.record, write.parts, write.spoolSequence);
         spooled += 1;
       } catch (error) {
         this.#logger?.error({ err: error, stream: write.stream.name }, 'spooling on stop failed; write lost');
@@ -395,6 +399,8 @@ export class ArchiveWriter {
     if (stream.retentionHours === 0) return { persisted: Promise.resolve({ kind: 'not-persisted' }) };
     const id = streamIdOf(stream);
     const queue = this.#queueOf(id);
+    // Accepts of a stream run one at a time in call order, so spool numbers follow write order.
+    const spoolSequence = this.#spool?.reserve();
     const serverTimestampMs = this.#clock.now();
     const { record, parts } = await this.#seal(
       stream,
@@ -413,7 +419,7 @@ export class ArchiveWriter {
     let spooled: SpoolEntry | undefined;
     if (this.#spool !== undefined && queue.backlog.placeFor(sealedBytes) === 'spool') {
       try {
-        spooled = await this.#spool.append(record, parts);
+        spooled = await this.#spool.append(record, parts, spoolSequence);
         this.#stats.spooled += 1;
       } catch (error) {
         this.#logger?.error(
@@ -430,6 +436,7 @@ export class ArchiveWriter {
       sizeBytes: spooled?.sizeBytes ?? sealedBytes,
       parts: spooled === undefined ? parts : undefined,
       spooled,
+      spoolSequence,
       ...settle,
       dropped: false,
     };

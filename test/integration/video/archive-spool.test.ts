@@ -260,6 +260,35 @@ describe('ArchiveWriter with a spool', () => {
     await second.stop();
   });
 
+  it('keeps write order across a graceful restart when older writes were in memory and newer ones spooled', async () => {
+    const stream = await newStream();
+    const id = streamIdOf(stream);
+    const spoolDir = newSpoolDir();
+    const first = newWriter(spoolDir, { maxPendingPerStream: 3 });
+    await first.start();
+    store.failing = true;
+    for (const e of events) await first.enqueue(stream.name, e);
+    // The init segment and the first two fragments are in memory, the newer fragments in the spool.
+    expect(first.stats().spooled).toBe(events.length - 3);
+    await first.stop(); // moves the memory part to the spool
+    expect(await spoolFiles(spoolDir)).toHaveLength(events.length);
+    store.failing = false;
+    const putsBefore = store.putKeys.length;
+    const second = newWriter(spoolDir);
+    await second.start();
+    await expect.poll(() => second.stats().pendingWrites).toBe(0);
+    // The order the second writer stored them in: the init segment, then fragments by number.
+    const drained = store.putKeys
+      .slice(putsBefore)
+      .filter((key) => key.startsWith(`video/${id}/`))
+      .map((key) => (key.includes('/init/') ? 'init' : (key.split('/').at(-1) ?? '').replace('.m4s', '')));
+    expect(drained).toHaveLength(events.length);
+    expect(drained[0]).toBe('init');
+    const numbers = drained.slice(1);
+    expect(numbers).toEqual([...numbers].sort());
+    await second.stop();
+  });
+
   it('drops the oldest writes past memory plus spool bounds, counts them, and drains the newest in order', async () => {
     const stream = await newStream();
     const spoolDir = newSpoolDir();
