@@ -531,63 +531,102 @@ export class ArchiveWriter {
     write.reject(new FragmentDroppedError(`archive write dropped: ${reason}`));
   }
 
-  /** Stores the backlog's head until it is empty (or the writer stops). */
+  /**
+   * Stores the backlog's head until it is empty (or the writer stops). Nobody awaits the drain, so it
+   * never rejects: an unexpected failure is logged and the drain resumes after a backoff, the writes
+   * still queued.
+   */
   async #drain(queue: StreamQueue): Promise<void> {
     try {
-      for (let write = queue.backlog.head(); write !== undefined; write = queue.backlog.head()) {
-        const result = await this.#persistWithRetry(queue, write);
-        if (this.#isStopped()) return;
-        if (result === undefined) {
-          queue.backlog.remove(write); // dropped meanwhile (already out of the backlog)
-          continue;
+      for (let attempt = 0; ; attempt += 1) {
+        try {
+          await this.#drainBacklog(queue);
+          return;
+        } catch (error) {
+          if (this.#isStopped()) return;
+          const delayMs = this.#backoffMs(attempt);
+          this.#logger?.error(
+            { err: error, backlog: queue.backlog.length, delayMs },
+            'archive drain failed; retrying',
+          );
+          try {
+            await sleep(delayMs, undefined, { signal: this.#abort.signal });
+          } catch {
+            return; // stopped
+          }
         }
-        const entry = write.spooled;
-        if (entry !== undefined && this.#spool !== undefined) {
-          // Stored and indexed: the file goes before the write leaves the backlog (a crash in between
-          // stores it once more, under the same key and number).
-          await this.#spool.remove(entry).catch((error: unknown) => {
-            this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
-          });
-        }
-        queue.backlog.remove(write);
-        write.parts = undefined;
-        write.resolve(result);
       }
     } finally {
       queue.running = false;
     }
   }
 
-  /** Persists one write, retrying with exponential backoff; undefined when it was dropped meanwhile. */
+  async #drainBacklog(queue: StreamQueue): Promise<void> {
+    for (let write = queue.backlog.head(); write !== undefined; write = queue.backlog.head()) {
+      const result = await this.#persistWithRetry(queue, write);
+      if (this.#isStopped()) return;
+      if (result === undefined) {
+        queue.backlog.remove(write); // dropped meanwhile (already out of the backlog)
+        continue;
+      }
+      const entry = write.spooled;
+      if (entry !== undefined && this.#spool !== undefined) {
+        // Stored and indexed: the file goes before the write leaves the backlog (a crash in between
+        // stores it once more, under the same key and number).
+        await this.#spool.remove(entry).catch((error: unknown) => {
+          this.#logger?.error({ err: error, file: entry.file }, 'removing a spool file failed');
+        });
+      }
+      queue.backlog.remove(write);
+      write.parts = undefined;
+      write.resolve(result);
+    }
+  }
+
+  /** Retry delay in ms after failed attempt number `attempt` (0-based): doubling, capped. */
+  #backoffMs(attempt: number): number {
+    return Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
+  }
+
+  /**
+   * Persists one write, retrying with exponential backoff; undefined when it was dropped meanwhile.
+   * A spool file that is gone or corrupt drops the write; any other read error (EMFILE, EIO, EACCES)
+   * may pass, so the write stays queued and the read is retried like a failed store.
+   */
   async #persistWithRetry(queue: StreamQueue, write: PendingWrite): Promise<WriteResult | undefined> {
     for (let attempt = 0; ; attempt += 1) {
       if (write.dropped || this.#isStopped()) return undefined;
       let parts = write.parts;
+      let failed = false;
+      let failure: unknown;
       if (parts === undefined && write.spooled !== undefined && this.#spool !== undefined) {
         try {
           parts = await this.#spool.read(write.spooled);
         } catch (error) {
-          if (!(error instanceof SpoolFileError) && (error as NodeJS.ErrnoException).code !== 'ENOENT')
-            throw error;
-          if (queue.backlog.remove(write)) {
-            this.#drop(write, `spool file unreadable: ${(error as Error).message}`);
+          if (error instanceof SpoolFileError || (error as NodeJS.ErrnoException).code === 'ENOENT') {
+            if (queue.backlog.remove(write)) {
+              this.#drop(write, `spool file unreadable: ${(error as Error).message}`);
+            }
+            return undefined;
           }
-          return undefined;
+          failed = true;
+          failure = error;
         }
       }
-      if (parts === undefined) throw new Error('archive write holds neither parts nor a spool file');
-      let failure: unknown;
-      queue.backlog.attempting = write; // the write being stored right now is never dropped
-      try {
-        return await this.#persist(write, parts);
-      } catch (error) {
-        failure = error;
-      } finally {
-        queue.backlog.attempting = undefined;
+      if (!failed) {
+        if (parts === undefined) throw new Error('archive write holds neither parts nor a spool file');
+        queue.backlog.attempting = write; // the write being stored right now is never dropped
+        try {
+          return await this.#persist(write, parts);
+        } catch (error) {
+          failure = error;
+        } finally {
+          queue.backlog.attempting = undefined;
+        }
       }
       if (write.dropped || this.#isStopped()) return undefined;
       this.#stats.retries += 1;
-      const delayMs = Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** Math.min(attempt, 16));
+      const delayMs = this.#backoffMs(attempt);
       this.#logger?.warn(
         { err: failure, stream: write.stream.name, attempt, delayMs, backlog: queue.backlog.length },
         'archive write failed; retrying',

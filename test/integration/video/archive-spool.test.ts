@@ -355,6 +355,34 @@ describe('ArchiveWriter with a spool', () => {
     await writer.stop();
   });
 
+  it('retries a spool file that cannot be read (EISDIR here, like EIO or EMFILE) and keeps the write queued', async () => {
+    const stream = await newStream();
+    const spoolDir = newSpoolDir();
+    const writer = newWriter(spoolDir, { maxMemoryBytesPerStream: 0 });
+    await writer.start();
+    store.failing = true;
+    const accepted = [];
+    for (const e of events) accepted.push(await writer.enqueue(stream.name, e));
+    // The first write is in memory, the others in the spool; the first spooled file becomes unreadable.
+    const [file] = await spoolFiles(spoolDir);
+    if (file === undefined) expect.fail('no spool file');
+    const bytes = await readFile(file);
+    await rm(file);
+    await mkdir(file);
+    store.failing = false;
+    await expect.poll(() => writer.stats().initsWritten).toBe(1);
+    const retries = writer.stats().retries;
+    await expect.poll(() => writer.stats().retries - retries).toBeGreaterThanOrEqual(2);
+    expect(writer.stats()).toMatchObject({ pendingWrites: events.length - 1, dropped: 0 });
+    await rm(file, { recursive: true });
+    await writeFile(file, bytes);
+    const results = await Promise.all(accepted.map((a) => a.persisted));
+    const numbers = results.flatMap((r) => (r.kind === 'fragment' ? [r.fragment.fragmentNumber] : []));
+    expect(numbers).toHaveLength(fragmentCount());
+    expect(writer.stats()).toMatchObject({ pendingWrites: 0, dropped: 0 });
+    await writer.stop();
+  });
+
   it('removes the spool of a stream deleted while it waited', async () => {
     const stream = await newStream();
     const spoolDir = newSpoolDir();
