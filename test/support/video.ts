@@ -3,6 +3,8 @@ import {
   type KinesisVideoArchivedMediaClient,
   ListFragmentsCommand,
 } from '@aws-sdk/client-kinesis-video-archived-media';
+import { createRedisClient } from '../../src/redis/index.ts';
+import { fragmentKeys } from '../../src/video-archive/keys.ts';
 
 /**
  * Every fragment of a stream with a server timestamp from `sinceMs` ago (default 10 minutes) to a
@@ -33,4 +35,23 @@ export async function recentFragments(
     nextToken = page.NextToken;
   } while (nextToken);
   return fragments.sort((a, b) => (a.FragmentNumber ?? '').localeCompare(b.FragmentNumber ?? ''));
+}
+
+/**
+ * Fragment numbers of `streamName` in the order an archive writer indexed them from now on (its
+ * `indexed` channel, published in the indexing transaction): what drain order checks use, since
+ * ListFragments returns fragments sorted.
+ */
+export async function watchIndexed(
+  redisUrl: string,
+  streamName: string,
+): Promise<{ numbers: string[]; stop: () => void }> {
+  const subscriber = createRedisClient(redisUrl, { connectionName: 'test-indexed-watch' });
+  const channel = fragmentKeys.indexedChannel(streamName);
+  const numbers: string[] = [];
+  subscriber.on('message', (from: string, message: string) => {
+    if (from === channel) numbers.push(message);
+  });
+  await subscriber.subscribe(channel);
+  return { numbers, stop: () => subscriber.disconnect() };
 }

@@ -13,13 +13,13 @@ import {
   GetMediaForFragmentListCommand,
   KinesisVideoArchivedMediaClient,
 } from '@aws-sdk/client-kinesis-video-archived-media';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { publishToken } from '../../../src/ingest/index.ts';
 import { probe } from '../../integration/video/fmp4-source.ts';
 import { freePort } from '../../support/free-port.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { type RunningApp, startApp, TEST_KEYS } from '../../support/start-app.ts';
-import { recentFragments } from '../../support/video.ts';
+import { recentFragments, watchIndexed } from '../../support/video.ts';
 
 // Acceptance: "stop the S3 protocol server for 10 s during ingest and restart it — no acknowledged
 // fragment is lost, fragments arrive in order". A private s3rver (suspended and resumed on the same
@@ -104,6 +104,7 @@ describe('S3 outage during RTMP ingest', () => {
   it('spools through a 10 s outage and stores every fragment, in order, once S3 is back', async () => {
     const name = `outage-${randomBytes(3).toString('hex')}`;
     await kvs.send(new CreateStreamCommand({ StreamName: name, DataRetentionInHours: 1 }));
+    const indexed = await watchIndexed(inject('redisUrl'), name);
     const writer = gateway.app.videoArchive;
     const exit = publish(name, 28);
 
@@ -136,6 +137,11 @@ describe('S3 outage during RTMP ingest', () => {
     const fragments = await recentFragments(client, name);
     expect(fragments).toHaveLength(stats.fragmentsWritten);
     expect(fragments.length).toBeGreaterThanOrEqual(25);
+    // In order: the writer indexed them (memory and spool, across the outage) in the order it
+    // accepted and numbered them; ListFragments below is sorted, so it cannot show this.
+    await expect.poll(() => indexed.numbers.length).toBe(fragments.length);
+    indexed.stop();
+    expect(indexed.numbers).toEqual(fragments.map((f) => f.FragmentNumber));
     for (const [i, f] of fragments.entries()) {
       const previous = fragments[i - 1];
       if (previous === undefined) continue;

@@ -19,7 +19,7 @@ import { probe } from '../../integration/video/fmp4-source.ts';
 import { freePort } from '../../support/free-port.ts';
 import { type S3Server, startS3Server } from '../../support/s3-server.ts';
 import { TEST_KEYS, TEST_ROOT_KEY } from '../../support/start-app.ts';
-import { recentFragments } from '../../support/video.ts';
+import { recentFragments, watchIndexed } from '../../support/video.ts';
 
 // "An acknowledged-to-spool fragment is not lost by a crash": the gateway runs as `streamgate serve`
 // in a child process against a private s3rver; S3 goes down during an RTMP publish, fragments pile up
@@ -140,12 +140,18 @@ describe('spool across a crash', () => {
     media.destroy();
 
     await s3.resume();
+    const indexed = await watchIndexed(inject('redisUrl'), name);
     const second = await startGateway('off');
     media = new KinesisVideoArchivedMediaClient({ ...options, endpoint: second.endpoint });
     await expect.poll(async () => (await spooledFragmentNumbers()).length, { timeout: 20_000 }).toBe(0);
     const listed = await recentFragments(media, name);
     const numbers = listed.map((f) => f.FragmentNumber ?? '');
     expect(numbers).toEqual(expect.arrayContaining(spooled));
+    // In order: the new gateway indexed exactly the spooled fragments, oldest first (ListFragments
+    // is sorted, so only the order of indexing shows the drain order).
+    await expect.poll(() => indexed.numbers.length).toBe(spooled.length);
+    indexed.stop();
+    expect(indexed.numbers).toEqual(spooled);
     for (const [i, f] of listed.entries()) {
       const previous = listed[i - 1];
       if (previous === undefined) continue;
