@@ -95,6 +95,83 @@ describe('DynamicPartitioning with partitionKeyFromQuery', () => {
     expect(lines[0]?.errorCode).toBe('DynamicPartitioning.MetadataExtractionFailed');
   });
 
+  it('sends records whose partition values make invalid object keys to the error output and delivers the rest', async () => {
+    const name = uniqueName('bad-keys');
+    const bucket = uniqueName('bucket');
+    await firehose.send(
+      new CreateDeliveryStreamCommand({
+        DeliveryStreamName: name,
+        ExtendedS3DestinationConfiguration: {
+          RoleARN: role,
+          BucketARN: `arn:aws:s3:::${bucket}`,
+          Prefix: 'data/!{partitionKeyFromQuery:customer}/',
+          ErrorOutputPrefix: 'errors/!{firehose:error-output-type}/',
+          BufferingHints: { SizeInMBs: 64, IntervalInSeconds: 1 },
+          DynamicPartitioningConfiguration: { Enabled: true },
+          ProcessingConfiguration: {
+            Enabled: true,
+            Processors: [
+              {
+                Type: 'MetadataExtraction',
+                Parameters: [
+                  { ParameterName: 'MetadataExtractionQuery', ParameterValue: '{customer: .customer}' },
+                  { ParameterName: 'JsonParsingEngine', ParameterValue: 'JQ-1.6' },
+                ],
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const good = [JSON.stringify({ customer: 'c1', i: 0 }), JSON.stringify({ customer: 'c1', i: 1 })];
+    const bad = [
+      JSON.stringify({ customer: '..' }),
+      JSON.stringify({ customer: 'a\\b' }),
+      JSON.stringify({ customer: 'tab\there' }),
+      JSON.stringify({ customer: 'x'.repeat(1100) }),
+    ];
+    await firehose.send(
+      new PutRecordBatchCommand({
+        DeliveryStreamName: name,
+        Records: [good[0], ...bad, good[1]].map((r) => ({ Data: Buffer.from(r as string) })),
+      }),
+    );
+
+    await expect.poll(() => gateway.app.firehose.buffer.length(name), { timeout: 20_000 }).toBe(0);
+    const objects = await deliveredObjects(gateway.app.objectStore, bucket);
+    const delivered = objects.filter((o) => o.key.startsWith('data/'));
+    expect(delivered.map((o) => [o.key.split('/')[1], o.body.toString()])).toEqual([['c1', good.join('')]]);
+    const lines = errorLines(objects.filter((o) => o.key.startsWith('errors/partitioning-failed/')));
+    expect(lines.map((l) => Buffer.from(String(l.rawData), 'base64').toString())).toEqual(bad);
+    expect(new Set(lines.map((l) => l.errorCode))).toEqual(new Set(['DynamicPartitioning.InvalidObjectKey']));
+  });
+
+  it('refuses prefixes that make invalid object keys', async () => {
+    const create = (extra: Record<string, unknown>) =>
+      firehose
+        .send(
+          new CreateDeliveryStreamCommand({
+            DeliveryStreamName: uniqueName('bad-prefix'),
+            ExtendedS3DestinationConfiguration: {
+              RoleARN: role,
+              BucketARN: 'arn:aws:s3:::prefix-bucket',
+              ErrorOutputPrefix: 'e/',
+              ...extra,
+            },
+          }),
+        )
+        .then(
+          () => 'created',
+          (e: Error) => e.name,
+        );
+    expect(await create({ Prefix: 'a\\b/' })).toBe('InvalidArgumentException');
+    expect(await create({ Prefix: 'a/../b/' })).toBe('InvalidArgumentException');
+    expect(await create({ Prefix: `${'p'.repeat(950)}/` })).toBe('InvalidArgumentException');
+    expect(await create({ ErrorOutputPrefix: 'e\\rr/' })).toBe('InvalidArgumentException');
+    expect(await create({ ErrorOutputPrefix: `${'e'.repeat(950)}/` })).toBe('InvalidArgumentException');
+    expect(await create({ Prefix: `${'p'.repeat(700)}/` })).toBe('created');
+  });
+
   it('refuses partition keys without dynamic partitioning and small buffers with it', async () => {
     const refused = await firehose
       .send(
