@@ -371,6 +371,12 @@ export function mergeDestinationUpdate(
   return fromHttpEndpoint(parsed.data);
 }
 
+/**
+ * The stored model as the configuration UpdateDestination merges onto. Built from the model, not only
+ * from its description: the description leaves out the HTTP endpoint's AccessKey and the dynamic
+ * partitioning setting is part of the configuration, so neither may be lost by an update that does
+ * not mention them.
+ */
 function currentConfig(destination: DeliveryDestination): Record<string, unknown> {
   const described = describeDestination(destination);
   if (destination.kind === 'ExtendedS3') {
@@ -379,11 +385,20 @@ function currentConfig(destination: DeliveryDestination): Record<string, unknown
       DynamicPartitioningConfiguration: _,
       ...rest
     } = described.ExtendedS3DestinationDescription as Record<string, unknown>;
-    return { ...rest, ...(S3BackupDescription ? { S3BackupConfiguration: S3BackupDescription } : {}) };
+    return {
+      ...rest,
+      ...(S3BackupDescription ? { S3BackupConfiguration: S3BackupDescription } : {}),
+      DynamicPartitioningConfiguration: { Enabled: destination.dynamicPartitioning },
+    };
   }
-  const { S3DestinationDescription, ...rest } = described.HttpEndpointDestinationDescription as Record<
-    string,
-    unknown
-  >;
-  return { ...rest, S3Configuration: S3DestinationDescription };
+  const { S3DestinationDescription, EndpointConfiguration, ...rest } =
+    described.HttpEndpointDestinationDescription as Record<string, unknown>;
+  return {
+    ...rest,
+    EndpointConfiguration: {
+      ...(EndpointConfiguration as object),
+      ...(destination.accessKey !== undefined ? { AccessKey: destination.accessKey } : {}),
+    },
+    S3Configuration: S3DestinationDescription,
+  };
 }
