@@ -120,16 +120,18 @@ export class DeliveryWorker {
         this.#ownPendingFrom,
         READ_COUNT,
       );
-      taken += this.#hold(own);
-      this.#ownPendingFrom = own.length < READ_COUNT ? undefined : own.at(-1)?.entryId;
+      taken += this.#hold(own.records);
+      this.#ownPendingFrom = own.next;
     }
     if (this.#bytes < hints.sizeBytes && now - this.#lastReclaimMs >= this.#timing.claimIdleMs / 2) {
       this.#lastReclaimMs = now;
+      // Follows XAUTOCLAIM's cursor through the whole pending list, up to the size hint.
       const reclaimed = await this.#buffer.reclaim(
         this.#name,
         this.#consumer,
         this.#timing.claimIdleMs,
         READ_COUNT,
+        hints.sizeBytes - this.#bytes,
       );
       taken += this.#hold(reclaimed);
     }
