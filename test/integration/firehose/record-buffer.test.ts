@@ -228,4 +228,19 @@ describe('RecordBuffer on Redis', () => {
     expect(await redis.exists(...keys)).toBe(0);
     expect(await registry.listNames(undefined, 10_000)).not.toContain(stream.name);
   });
+
+  it('gives a re-created delivery stream none of the keys a deleted namesake left behind', async () => {
+    const stream = await newStream();
+    await registry.remove(stream.name);
+    // A worker, source reader or tagger of the deleted stream still writing afterwards.
+    await redis.incrby(firehoseKeys.bufferBytes(stream.name), 50);
+    await redis.hset(firehoseKeys.checkpoints(stream.name), 'shardId-000000000000', '42');
+    await redis.hset(firehoseKeys.tags(stream.name), 'old', 'tag');
+    await redis.set(firehoseKeys.sourceLease(stream.name), 'old-replica');
+    await registry.create({ ...stream, id: 'recreated' }, { team: 'b' });
+    expect(await buffer.bufferedBytes(stream.name)).toBe(0);
+    expect(await buffer.checkpoints(stream.name)).toEqual({});
+    expect(await registry.getTags(stream.name)).toEqual({ team: 'b' });
+    expect(await redis.exists(firehoseKeys.sourceLease(stream.name))).toBe(0);
+  });
 });
