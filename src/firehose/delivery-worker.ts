@@ -21,7 +21,8 @@ const MAX_BACKOFF_MS = 30_000;
  * Delivers one delivery stream's buffer from one replica: reads through the consumer group (and takes
  * over records a dead worker left pending), holds them until BufferingHints' size or interval is
  * reached, delivers, and only then acknowledges and deletes them. Failed deliveries are retried with
- * backoff; the records stay pending meanwhile (renewed, so no other replica takes them).
+ * backoff; the records stay pending meanwhile (renewed also during the backoff, so no other replica
+ * takes them).
  */
 export class DeliveryWorker {
   readonly #name: string;
@@ -93,7 +94,10 @@ export class DeliveryWorker {
           { err: error, deliveryStream: this.#name, backoffMs },
           'firehose delivery failed; retrying',
         );
-        await sleep(backoffMs, signal);
+        // The backoff (up to 30 s) may be longer than claimIdleMs: keep the held records renewed, or
+        // another replica takes them over and delivers them a second time.
+        if (this.#batch.length > 0) await this.#whileRenewing(() => sleep(backoffMs, signal));
+        else await sleep(backoffMs, signal);
       }
     }
   }
