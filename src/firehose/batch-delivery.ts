@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { ObjectStore } from '../storage/index.ts';
+import { InvalidObjectKeyError, type ObjectStore, validateObjectKey } from '../storage/index.ts';
 import { compress } from './compression.ts';
 import {
   type DeliveryStreamRecord,
@@ -34,6 +34,27 @@ export interface BatchDeliveryOptions {
 /** Where Firehose objects live in the gateway's object store: `firehose/<bucket>/<key>`. */
 export function objectStoreKey(bucket: string, key: string): string {
   return `firehose/${bucket}/${key}`.replace(/\/{2,}/g, '/');
+}
+
+/**
+ * Bytes the object name takes after its prefix at most (without a FileExtension): a 64-character
+ * stream name, `-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid>` and `.snappy`.
+ */
+export const OBJECT_NAME_BYTES = 64 + 1 + 10 + 1 + 19 + 1 + 36 + 7;
+
+/**
+ * Why `prefix` followed by an object name of `nameBytes` bytes is no valid key in the object store
+ * (a `.`/`..` segment, `\\` or a control character, more than 1024 bytes), or undefined.
+ */
+export function objectKeyProblem(bucket: string, prefix: string, nameBytes: number): string | undefined {
+  const key = objectStoreKey(bucket, prefix + 'x'.repeat(nameBytes));
+  try {
+    validateObjectKey(key);
+    return undefined;
+  } catch (error) {
+    if (!(error instanceof InvalidObjectKeyError)) throw error;
+    return error.message.slice(`invalid object key ${JSON.stringify(key)}: `.length);
+  }
 }
 
 /**
@@ -80,12 +101,34 @@ export class BatchDelivery {
         );
       }
       const failed = [...processing.failed];
+      const target = destination.s3;
+      const nameBytes = Buffer.byteLength(
+        objectName({
+          streamName: stream.name,
+          versionId: stream.versionId,
+          timestampMs: 0,
+          uuid: randomUUID(),
+          extension: target.fileExtension ?? extensionOf(target.compression),
+        }),
+      );
+      const keyProblem = (d: ProcessedRecord, partitionKeys: Record<string, string>) =>
+        objectKeyProblem(
+          target.bucket,
+          evaluatePrefix(target.prefix, {
+            timestampMs: d.record.arrivalMs,
+            timeZone: target.timeZone,
+            randomString: randomString(),
+            partitionKeys,
+          }),
+          nameBytes,
+        );
       for (const group of partitionGroups(
         destination.dynamicPartitioning,
-        destination.s3.prefix,
+        target.prefix,
         processing.delivered,
         failed,
         this.#o.clock.now(),
+        keyProblem,
       )) {
         await this.#writeObject(
           stream,
@@ -259,7 +302,9 @@ function randomString(): string {
 
 /**
  * Dynamic partitioning: one group per distinct value of the keys the prefix uses; a record missing
- * one of them fails (partitioning-failed). Without it, one group of everything.
+ * one of them, or whose values make the prefix an invalid object key (`..`, `\\`, control characters,
+ * too long), fails (partitioning-failed) instead of failing the whole batch again and again. Without
+ * it, one group of everything.
  */
 function partitionGroups(
   enabled: boolean,
@@ -267,6 +312,7 @@ function partitionGroups(
   delivered: readonly ProcessedRecord[],
   failed: FailedRecord[],
   nowMs: number,
+  keyProblem: (d: ProcessedRecord, partitionKeys: Record<string, string>) => string | undefined,
 ): Array<{ records: ProcessedRecord[]; partitionKeys: Record<string, string> | undefined }> {
   if (delivered.length === 0) return [];
   if (!enabled) return [{ records: [...delivered], partitionKeys: undefined }];
@@ -288,7 +334,23 @@ function partitionGroups(
     }
     const keys = Object.fromEntries(names.map((n) => [n, d.partitionKeys?.[n] as string]));
     const id = JSON.stringify(names.map((n) => keys[n]));
-    const group = groups.get(id) ?? { records: [], partitionKeys: keys };
+    let group = groups.get(id);
+    if (group === undefined) {
+      const problem = keyProblem(d, keys);
+      if (problem !== undefined) {
+        failed.push({
+          record: { ...d.record, data: d.data },
+          errorOutputType: 'partitioning-failed',
+          attemptsMade: 1,
+          errorCode: 'DynamicPartitioning.InvalidObjectKey',
+          errorMessage: `The partition keys of the record make an invalid object key: ${problem}.`,
+          attemptEndingMs: nowMs,
+          lambdaArn: undefined,
+        });
+        continue;
+      }
+      group = { records: [], partitionKeys: keys };
+    }
     group.records.push(d);
     groups.set(id, group);
   }

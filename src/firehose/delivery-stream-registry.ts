@@ -5,7 +5,15 @@ import { DELIVERY_GROUP, firehoseKeys } from './keys.ts';
 import { CREATE_DELIVERY_STREAM, UPDATE_DELIVERY_STREAM } from './lua-scripts.ts';
 
 interface ScriptClient {
-  sgFhCreate(meta: string, tags: string, buffer: string, ...args: string[]): Promise<number>;
+  sgFhCreate(
+    meta: string,
+    tags: string,
+    buffer: string,
+    bufferBytes: string,
+    checkpoints: string,
+    sourceLease: string,
+    ...args: string[]
+  ): Promise<number>;
   sgFhUpdate(meta: string, id: string, version: string, json: string): Promise<number>;
 }
 
@@ -18,7 +26,7 @@ export class DeliveryStreamRegistry {
   constructor(redis: RedisClient, accountId: string) {
     this.#redis = redis;
     this.#accountId = accountId;
-    redis.defineCommand('sgFhCreate', { numberOfKeys: 3, lua: CREATE_DELIVERY_STREAM });
+    redis.defineCommand('sgFhCreate', { numberOfKeys: 6, lua: CREATE_DELIVERY_STREAM });
     redis.defineCommand('sgFhUpdate', { numberOfKeys: 1, lua: UPDATE_DELIVERY_STREAM });
     this.#scripts = redis as unknown as ScriptClient;
   }
@@ -30,6 +38,9 @@ export class DeliveryStreamRegistry {
       firehoseKeys.meta(name),
       firehoseKeys.tags(name),
       firehoseKeys.buffer(name),
+      firehoseKeys.bufferBytes(name),
+      firehoseKeys.checkpoints(name),
+      firehoseKeys.sourceLease(name),
       JSON.stringify(stream),
       DELIVERY_GROUP,
       ...Object.entries(tags).flat(),

@@ -21,7 +21,8 @@ const MAX_BACKOFF_MS = 30_000;
  * Delivers one delivery stream's buffer from one replica: reads through the consumer group (and takes
  * over records a dead worker left pending), holds them until BufferingHints' size or interval is
  * reached, delivers, and only then acknowledges and deletes them. Failed deliveries are retried with
- * backoff; the records stay pending meanwhile (renewed, so no other replica takes them).
+ * backoff; the records stay pending meanwhile (renewed also during the backoff, so no other replica
+ * takes them).
  */
 export class DeliveryWorker {
   readonly #name: string;
@@ -93,7 +94,10 @@ export class DeliveryWorker {
           { err: error, deliveryStream: this.#name, backoffMs },
           'firehose delivery failed; retrying',
         );
-        await sleep(backoffMs, signal);
+        // The backoff (up to 30 s) may be longer than claimIdleMs: keep the held records renewed, or
+        // another replica takes them over and delivers them a second time.
+        if (this.#batch.length > 0) await this.#whileRenewing(() => sleep(backoffMs, signal));
+        else await sleep(backoffMs, signal);
       }
     }
   }
@@ -120,16 +124,18 @@ export class DeliveryWorker {
         this.#ownPendingFrom,
         READ_COUNT,
       );
-      taken += this.#hold(own);
-      this.#ownPendingFrom = own.length < READ_COUNT ? undefined : own.at(-1)?.entryId;
+      taken += this.#hold(own.records);
+      this.#ownPendingFrom = own.next;
     }
     if (this.#bytes < hints.sizeBytes && now - this.#lastReclaimMs >= this.#timing.claimIdleMs / 2) {
       this.#lastReclaimMs = now;
+      // Follows XAUTOCLAIM's cursor through the whole pending list, up to the size hint.
       const reclaimed = await this.#buffer.reclaim(
         this.#name,
         this.#consumer,
         this.#timing.claimIdleMs,
         READ_COUNT,
+        hints.sizeBytes - this.#bytes,
       );
       taken += this.#hold(reclaimed);
     }

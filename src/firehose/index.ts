@@ -2,7 +2,7 @@
 // them, and deliver batches to the object store or an HTTP endpoint, at least once.
 // Imports errors/, logging/, redis/ and storage/; crypto/, kms/ and data-streams/ only through the ports
 // app.ts wires. The API lives in api/firehose/.
-export { objectStoreKey } from './batch-delivery.ts';
+export { OBJECT_NAME_BYTES, objectKeyProblem, objectStoreKey } from './batch-delivery.ts';
 export { compress } from './compression.ts';
 export type { FleetTiming } from './delivery-fleet.ts';
 export {

@@ -2,17 +2,20 @@
 // Return codes are mapped in DeliveryStreamRegistry / RecordBuffer only.
 
 /**
- * create-delivery-stream-3: store a delivery stream's metadata and tags and create its buffer with
- * the consumer group `delivery`, unless the delivery stream exists.
- * KEYS[1] meta string, KEYS[2] tags hash, KEYS[3] buffer stream
+ * create-delivery-stream-6: store a delivery stream's metadata and tags and create its buffer with
+ * the consumer group `delivery`, unless the delivery stream exists. Every other key of the name is
+ * deleted first: a late acknowledgement, append or source read of a deleted namesake must not leave
+ * the new delivery stream its byte count, checkpoints, lease or tags.
+ * KEYS[1] meta string, KEYS[2] tags hash, KEYS[3] buffer stream, KEYS[4] buffer bytes,
+ * KEYS[5] source checkpoints, KEYS[6] source lease
  * ARGV[1] metadata JSON, ARGV[2] group name, then tag key/value pairs to the end.
  * Returns 1, or -1 when a delivery stream with this name exists.
  */
 export const CREATE_DELIVERY_STREAM = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 redis.call('SET', KEYS[1], ARGV[1])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
-redis.call('DEL', KEYS[3])
 redis.call('XGROUP', 'CREATE', KEYS[3], ARGV[2], '0', 'MKSTREAM')
 return 1
 `;

@@ -117,12 +117,37 @@ export class RecordBuffer {
     return this.#readGroup(name, consumer, count, '>');
   }
 
-  /** Records already pending for `consumer` after `afterId` (what it held before a restart). */
-  readOwnPending(name: string, consumer: string, afterId: string, count: number): Promise<BufferedRecord[]> {
-    return this.#readGroup(name, consumer, count, afterId);
+  /**
+   * Records already pending for `consumer` after `afterId` (what it held before a restart): up to
+   * `count` live ones, paging past entries deleted while pending (which are acknowledged, so they
+   * leave the pending list). `next` is where to go on from, undefined once the pending list is done.
+   */
+  async readOwnPending(
+    name: string,
+    consumer: string,
+    afterId: string,
+    count: number,
+  ): Promise<{ records: BufferedRecord[]; next: string | undefined }> {
+    const records: BufferedRecord[] = [];
+    let from = afterId;
+    while (records.length < count) {
+      const want = count - records.length;
+      const entries = await this.#readGroupRaw(name, consumer, want, from);
+      const deleted = entries.filter(([, fields]) => !fields).map(([id]) => id.toString());
+      if (deleted.length > 0) await this.#redis.xack(firehoseKeys.buffer(name), DELIVERY_GROUP, ...deleted);
+      records.push(...entries.flatMap(toRecord));
+      const last = entries.at(-1);
+      if (!last || entries.length < want) return { records, next: undefined };
+      from = last[0].toString();
+    }
+    return { records, next: from };
   }
 
   async #readGroup(name: string, consumer: string, count: number, from: string): Promise<BufferedRecord[]> {
+    return (await this.#readGroupRaw(name, consumer, count, from)).flatMap(toRecord);
+  }
+
+  async #readGroupRaw(name: string, consumer: string, count: number, from: string): Promise<RawEntry[]> {
     const reply = (await this.#redis.xreadgroupBuffer(
       'GROUP',
       DELIVERY_GROUP,
@@ -133,25 +158,43 @@ export class RecordBuffer {
       firehoseKeys.buffer(name),
       from,
     )) as unknown as Array<[Buffer, RawEntry[]]> | null;
-    return (reply?.[0]?.[1] ?? []).flatMap(toRecord);
+    return reply?.[0]?.[1] ?? [];
   }
 
   /**
    * Takes over records pending longer than `minIdleMs` with another (presumably dead) worker, or with
-   * this consumer from before a restart; at most `count`.
+   * this consumer from before a restart: XAUTOCLAIM pages of `pageSize`, following the cursor through
+   * the whole pending list (records other workers renewed are skipped, not a wall), until it is done or
+   * `maxBytes` were taken.
    */
-  async reclaim(name: string, consumer: string, minIdleMs: number, count: number): Promise<BufferedRecord[]> {
-    const reply = (await this.#redis.callBuffer(
-      'XAUTOCLAIM',
-      firehoseKeys.buffer(name),
-      DELIVERY_GROUP,
-      consumer,
-      minIdleMs,
-      '0-0',
-      'COUNT',
-      count,
-    )) as unknown as [Buffer, RawEntry[], Buffer[]];
-    return (reply[1] ?? []).flatMap(toRecord);
+  async reclaim(
+    name: string,
+    consumer: string,
+    minIdleMs: number,
+    pageSize: number,
+    maxBytes = Number.POSITIVE_INFINITY,
+  ): Promise<BufferedRecord[]> {
+    const taken: BufferedRecord[] = [];
+    let bytes = 0;
+    let cursor = '0-0';
+    do {
+      const reply = (await this.#redis.callBuffer(
+        'XAUTOCLAIM',
+        firehoseKeys.buffer(name),
+        DELIVERY_GROUP,
+        consumer,
+        minIdleMs,
+        cursor,
+        'COUNT',
+        pageSize,
+      )) as unknown as [Buffer, RawEntry[], Buffer[]];
+      cursor = reply[0].toString();
+      for (const r of (reply[1] ?? []).flatMap(toRecord)) {
+        taken.push(r);
+        bytes += r.data.length;
+      }
+    } while (cursor !== '0-0' && bytes < maxBytes);
+    return taken;
   }
 
   /** Resets the idle time of records this worker still holds, so no other worker reclaims them. */

@@ -3,9 +3,12 @@ import { ServiceError } from '../../errors/index.ts';
 import {
   checkPrefix,
   type DeliveryDestination,
+  evaluatePrefix,
   hasExpressions,
   isTimeZone,
+  OBJECT_NAME_BYTES,
   type ObjectDestination,
+  objectKeyProblem,
   PartitionQueryError,
   PrefixExpressionError,
   type Processing,
@@ -108,7 +111,8 @@ const invalid = (message: string) => new ServiceError('InvalidArgumentException'
 
 /** ExtendedS3 / S3 configuration -> model. */
 export function fromExtendedS3(config: ExtendedS3Config, legacy: boolean): DeliveryDestination {
-  const s3 = objectDestination(config, 'Prefix');
+  const extensionBytes = Buffer.byteLength(config.FileExtension ?? '');
+  const s3 = objectDestination(config, 'Prefix', OBJECT_NAME_BYTES + Math.max(0, extensionBytes - 7));
   const dynamicPartitioning = config.DynamicPartitioningConfiguration?.Enabled === true;
   const timeZone = config.CustomTimeZone || undefined;
   if (timeZone !== undefined && !isTimeZone(timeZone)) {
@@ -170,7 +174,7 @@ export function fromHttpEndpoint(config: HttpEndpointConfig): DeliveryDestinatio
   };
 }
 
-function objectDestination(config: S3Config, what: string): ObjectDestination {
+function objectDestination(config: S3Config, what: string, nameBytes = OBJECT_NAME_BYTES): ObjectDestination {
   const bucket = config.BucketARN.match(/^arn:[a-z-]+:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])$/)?.[1];
   if (!bucket)
     throw invalid(`BucketARN ${config.BucketARN} is not a valid S3 bucket ARN (arn:aws:s3:::<bucket>).`);
@@ -185,6 +189,7 @@ function objectDestination(config: S3Config, what: string): ObjectDestination {
   if (hasExpressions(config.Prefix) && !config.ErrorOutputPrefix) {
     throw invalid(`ErrorOutputPrefix cannot be null or empty when ${what} contains expressions.`);
   }
+  checkObjectKeys(bucket, config, nameBytes);
   return {
     roleArn: config.RoleARN,
     bucketArn: config.BucketARN,
@@ -198,6 +203,33 @@ function objectDestination(config: S3Config, what: string): ObjectDestination {
       intervalMs: (config.BufferingHints?.IntervalInSeconds ?? 300) * 1000,
     },
   };
+}
+
+/**
+ * Refuses a Prefix or ErrorOutputPrefix that makes invalid object keys whatever the records hold: `\\`,
+ * control characters, `.`/`..` segments, or so long that no object name fits in 1024 bytes after it.
+ * Partition keys stand in as one character; their real values are checked at delivery.
+ */
+function checkObjectKeys(bucket: string, config: S3Config, nameBytes: number): void {
+  const sample = (template: string | undefined, errorOutputType?: string) =>
+    evaluatePrefix(template, {
+      timestampMs: 0,
+      randomString: 'x'.repeat(11),
+      errorOutputType,
+      partitionKeys: Object.fromEntries(partitionKeysOf(template).map((k) => [k, 'x'])),
+    });
+  const checks: Array<[string, string]> = [
+    ['Prefix', sample(config.Prefix)],
+    ['ErrorOutputPrefix', sample(config.ErrorOutputPrefix, 'http-endpoint-failed')],
+  ];
+  for (const [member, prefix] of checks) {
+    const problem = objectKeyProblem(bucket, prefix, nameBytes);
+    if (problem !== undefined) {
+      throw invalid(
+        `${member} makes invalid object keys (${problem}; ${nameBytes} bytes are kept for the object name).`,
+      );
+    }
+  }
 }
 
 function checkHints(
@@ -339,6 +371,12 @@ export function mergeDestinationUpdate(
   return fromHttpEndpoint(parsed.data);
 }
 
+/**
+ * The stored model as the configuration UpdateDestination merges onto. Built from the model, not only
+ * from its description: the description leaves out the HTTP endpoint's AccessKey and the dynamic
+ * partitioning setting is part of the configuration, so neither may be lost by an update that does
+ * not mention them.
+ */
 function currentConfig(destination: DeliveryDestination): Record<string, unknown> {
   const described = describeDestination(destination);
   if (destination.kind === 'ExtendedS3') {
@@ -347,11 +385,20 @@ function currentConfig(destination: DeliveryDestination): Record<string, unknown
       DynamicPartitioningConfiguration: _,
       ...rest
     } = described.ExtendedS3DestinationDescription as Record<string, unknown>;
-    return { ...rest, ...(S3BackupDescription ? { S3BackupConfiguration: S3BackupDescription } : {}) };
+    return {
+      ...rest,
+      ...(S3BackupDescription ? { S3BackupConfiguration: S3BackupDescription } : {}),
+      DynamicPartitioningConfiguration: { Enabled: destination.dynamicPartitioning },
+    };
   }
-  const { S3DestinationDescription, ...rest } = described.HttpEndpointDestinationDescription as Record<
-    string,
-    unknown
-  >;
-  return { ...rest, S3Configuration: S3DestinationDescription };
+  const { S3DestinationDescription, EndpointConfiguration, ...rest } =
+    described.HttpEndpointDestinationDescription as Record<string, unknown>;
+  return {
+    ...rest,
+    EndpointConfiguration: {
+      ...(EndpointConfiguration as object),
+      ...(destination.accessKey !== undefined ? { AccessKey: destination.accessKey } : {}),
+    },
+    S3Configuration: S3DestinationDescription,
+  };
 }

@@ -5,6 +5,7 @@ import {
   CreateDeliveryStreamCommand,
   type FirehoseClient,
   PutRecordBatchCommand,
+  UpdateDestinationCommand,
 } from '@aws-sdk/client-firehose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, startApp } from '../../support/start-app.ts';
@@ -105,6 +106,26 @@ describe('HttpEndpoint destination', () => {
     });
     expect(last.headers['content-encoding']).toBe('gzip');
     expect(last.body.records.map((r) => Buffer.from(r.data, 'base64').toString())).toEqual(records);
+  });
+
+  it('keeps the AccessKey when UpdateDestination changes only RetryOptions', async () => {
+    const name = uniqueName('http-update');
+    await createHttpStream(name, '/updated', uniqueName('bucket'), 60);
+    await firehose.send(
+      new UpdateDestinationCommand({
+        DeliveryStreamName: name,
+        CurrentDeliveryStreamVersionId: '1',
+        DestinationId: 'destinationId-000000000001',
+        HttpEndpointDestinationUpdate: { RetryOptions: { DurationInSeconds: 120 } },
+      }),
+    );
+    expect((await put(name)).FailedPutCount).toBe(0);
+
+    await expect
+      .poll(() => received.filter((r) => r.path === '/updated').length, { timeout: 20_000 })
+      .toBe(1);
+    const [delivery] = received.filter((r) => r.path === '/updated');
+    expect(delivery?.headers['x-amz-firehose-access-key']).toBe('secret-key');
   });
 
   it('sends records to the S3 backup once the retry duration is over', async () => {

@@ -6,18 +6,20 @@ import {
   type DeliveryStreamRecord,
   DeliveryStreamRegistry,
 } from '../../../src/firehose/index.ts';
-import { firehoseKeys } from '../../../src/firehose/keys.ts';
+import { DELIVERY_GROUP, firehoseKeys } from '../../../src/firehose/keys.ts';
 import { BufferFullError, RecordBuffer } from '../../../src/firehose/record-buffer.ts';
 
 let redis: Redis;
 let registry: DeliveryStreamRegistry;
 let buffer: RecordBuffer;
+let roomy: RecordBuffer;
 const names: string[] = [];
 
 beforeAll(() => {
   redis = new Redis(inject('redisUrl'));
   registry = new DeliveryStreamRegistry(redis, '000000000000');
   buffer = new RecordBuffer(redis, { maxBufferBytes: 64 });
+  roomy = new RecordBuffer(redis, { maxBufferBytes: 1024 * 1024 });
 });
 afterAll(async () => {
   for (const name of names) await registry.remove(name);
@@ -123,8 +125,72 @@ describe('RecordBuffer on Redis', () => {
     await buffer.append(name, incoming(3));
     const before = await buffer.readNew(name, 'replica-1', 3);
     const again = await buffer.readOwnPending(name, 'replica-1', '0', 10);
-    expect(again.map((r) => r.entryId)).toEqual(before.map((r) => r.entryId));
-    expect(await buffer.readOwnPending(name, 'replica-2', '0', 10)).toEqual([]);
+    expect(again.records.map((r) => r.entryId)).toEqual(before.map((r) => r.entryId));
+    expect(again.next).toBeUndefined();
+    expect(await buffer.readOwnPending(name, 'replica-2', '0', 10)).toEqual({ records: [], next: undefined });
+  });
+
+  it('gives a restarted worker back what it held also past entries deleted while pending', async () => {
+    const { name } = await newStream();
+    await buffer.append(name, incoming(6));
+    const before = await buffer.readNew(name, 'replica-1', 6);
+    // A whole page of deleted entries before the live ones.
+    await redis.xdel(firehoseKeys.buffer(name), ...before.slice(0, 3).map((r) => r.entryId));
+    const first = await buffer.readOwnPending(name, 'replica-1', '0', 2);
+    expect(first.records.map((r) => r.data.toString())).toEqual(['r3', 'r4']);
+    const rest = await buffer.readOwnPending(name, 'replica-1', first.next as string, 2);
+    expect(rest).toEqual({
+      records: [expect.objectContaining({ entryId: before[5]?.entryId })],
+      next: undefined,
+    });
+    // The deleted entries left the pending list.
+    const pending = (await redis.xpending(firehoseKeys.buffer(name), DELIVERY_GROUP)) as [number];
+    expect(pending[0]).toBe(3);
+  });
+
+  it('follows the XAUTOCLAIM cursor past records other workers renewed', async () => {
+    const { name } = await newStream();
+    await roomy.append(
+      name,
+      Array.from({ length: 60 }, () => ({ data: Buffer.from('x'), arrivalMs: 1, sealed: false })),
+    );
+    await roomy.append(name, incoming(30));
+    // The living worker holds the head of the pending list; the silent one holds more than a page after it.
+    const alive = await roomy.readNew(name, 'alive', 60);
+    const held = await roomy.readNew(name, 'dead', 30);
+    let taken: Awaited<ReturnType<RecordBuffer['reclaim']>> = [];
+    await expect
+      .poll(
+        async () => {
+          await roomy.renew(
+            name,
+            'alive',
+            alive.map((r) => r.entryId),
+          );
+          taken = [...taken, ...(await roomy.reclaim(name, 'rescuer', 300, 5))];
+          return taken.map((r) => r.entryId);
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toEqual(held.map((r) => r.entryId));
+  });
+
+  it('stops reclaiming once the byte limit is reached', async () => {
+    const { name } = await newStream();
+    await buffer.append(name, incoming(20));
+    await buffer.readNew(name, 'dead', 20);
+    let taken: Awaited<ReturnType<RecordBuffer['reclaim']>> = [];
+    await expect
+      .poll(
+        async () => {
+          taken = await buffer.reclaim(name, 'rescuer', 300, 4, 10);
+          return taken.length;
+        },
+        { timeout: 10_000, interval: 50 },
+      )
+      .toBeGreaterThan(0);
+    // r0..r9 are 2 bytes each: pages of 4 until at least 10 bytes.
+    expect(taken.map((r) => r.data.toString())).toEqual(['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7']);
   });
 
   it('moves a source checkpoint in the same step as the records it covers, keeping their origin', async () => {
@@ -161,5 +227,20 @@ describe('RecordBuffer on Redis', () => {
     ].map((k) => k(stream.name));
     expect(await redis.exists(...keys)).toBe(0);
     expect(await registry.listNames(undefined, 10_000)).not.toContain(stream.name);
+  });
+
+  it('gives a re-created delivery stream none of the keys a deleted namesake left behind', async () => {
+    const stream = await newStream();
+    await registry.remove(stream.name);
+    // A worker, source reader or tagger of the deleted stream still writing afterwards.
+    await redis.incrby(firehoseKeys.bufferBytes(stream.name), 50);
+    await redis.hset(firehoseKeys.checkpoints(stream.name), 'shardId-000000000000', '42');
+    await redis.hset(firehoseKeys.tags(stream.name), 'old', 'tag');
+    await redis.set(firehoseKeys.sourceLease(stream.name), 'old-replica');
+    await registry.create({ ...stream, id: 'recreated' }, { team: 'b' });
+    expect(await buffer.bufferedBytes(stream.name)).toBe(0);
+    expect(await buffer.checkpoints(stream.name)).toEqual({});
+    expect(await registry.getTags(stream.name)).toEqual({ team: 'b' });
+    expect(await redis.exists(firehoseKeys.sourceLease(stream.name))).toBe(0);
   });
 });
