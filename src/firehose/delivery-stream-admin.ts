@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ServiceError } from '../errors/index.ts';
+import { isServiceError, ServiceError } from '../errors/index.ts';
 import type {
   DeliveryDestination,
   DeliveryStreamRecord,
@@ -148,11 +148,7 @@ export class DeliveryStreamAdmin {
       );
     }
     await this.#checkKey(keyType, keyArn);
-    await this.#registry.replace(current, {
-      ...current,
-      encryption: { status: 'ENABLED', keyType, keyArn },
-      updatedAt: this.#clock.now(),
-    });
+    await this.#replaceEncryption(name, () => ({ status: 'ENABLED', keyType, keyArn }));
   }
 
   /** StopDeliveryStreamEncryption: new records are stored in plaintext (sealed ones stay readable). */
@@ -164,15 +160,32 @@ export class DeliveryStreamAdmin {
         `Firehose ${name} has a Kinesis stream as source; encryption is configured on the source stream.`,
       );
     }
-    await this.#registry.replace(current, {
-      ...current,
-      encryption: {
-        status: 'DISABLED',
-        keyType: current.encryption.keyType,
-        keyArn: current.encryption.keyArn,
-      },
-      updatedAt: this.#clock.now(),
-    });
+    await this.#replaceEncryption(name, (latest) => ({
+      status: 'DISABLED',
+      keyType: latest.encryption.keyType,
+      keyArn: latest.encryption.keyArn,
+    }));
+  }
+
+  /**
+   * Writes a new encryption setting onto the latest metadata, checked against its VersionId so a
+   * concurrent UpdateDestination is not reverted: on a conflict, re-read and try again.
+   */
+  async #replaceEncryption(
+    name: string,
+    encryption: (latest: DeliveryStreamRecord) => DeliveryStreamRecord['encryption'],
+  ): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      const latest = await this.#registry.require(name);
+      const next = { ...latest, encryption: encryption(latest), updatedAt: this.#clock.now() };
+      try {
+        await this.#registry.replace(latest, next, latest.versionId);
+        return;
+      } catch (error) {
+        if (!isServiceError(error) || error.code !== 'ConcurrentModificationException' || attempt >= 5)
+          throw error;
+      }
+    }
   }
 
   async #checkKey(keyType: EncryptionKeyType, keyArn: string | undefined): Promise<void> {
