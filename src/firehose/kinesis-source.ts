@@ -121,6 +121,7 @@ export class KinesisSourceReader {
         shard.shardId,
         page.ended ? SOURCE_END : last,
         incoming,
+        { holder: this.#o.holder, readFrom: checkpoint },
       );
       const label = { delivery_stream: stream.name };
       this.#o.metrics.incomingRecords.inc(label, page.records.length);

@@ -55,22 +55,28 @@ return ids
 `;
 
 /**
- * append-source-records-3: append records read from a source shard and move that shard's checkpoint
- * in one step, so a record is buffered exactly once however the reader stops.
- * KEYS[1] buffer stream, KEYS[2] checkpoints hash, KEYS[3] buffered-bytes counter
+ * append-source-records-4: append records read from a source shard and move that shard's checkpoint
+ * in one step, so a record is buffered exactly once however the reader stops. Fenced: a reader that
+ * lost the lease, or read from a checkpoint that has moved since (it paused past its lease and
+ * another reader went on), appends nothing.
+ * KEYS[1] buffer stream, KEYS[2] checkpoints hash, KEYS[3] buffered-bytes counter, KEYS[4] source lease
  * ARGV[1] shard id, ARGV[2] new checkpoint (sequence number or END), ARGV[3] bytes of these records,
- * then per record: data, arrival
- * ms, sealed flag, partition key, sequence number (stored as fields kp, kq beside ks = the shard id).
- * Returns the number of records appended.
+ * ARGV[4] lease holder, ARGV[5] the checkpoint the records were read from ('' for none), then per
+ * record: data, arrival ms, sealed flag, partition key, sequence number (stored as fields kp, kq
+ * beside ks = the shard id).
+ * Returns the number of records appended, -1 when ARGV[4] does not hold the lease, -2 when the
+ * shard's checkpoint is no longer ARGV[5].
  */
 export const APPEND_SOURCE_RECORDS = `
-for i = 4, #ARGV, 5 do
+if redis.call('GET', KEYS[4]) ~= ARGV[4] then return -1 end
+if (redis.call('HGET', KEYS[2], ARGV[1]) or '') ~= ARGV[5] then return -2 end
+for i = 6, #ARGV, 5 do
   redis.call('XADD', KEYS[1], '*', 'd', ARGV[i], 't', ARGV[i + 1], 'e', ARGV[i + 2],
     'ks', ARGV[1], 'kp', ARGV[i + 3], 'kq', ARGV[i + 4])
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('INCRBY', KEYS[3], ARGV[3])
-return (#ARGV - 3) / 5
+return (#ARGV - 5) / 5
 `;
 
 /**

@@ -33,6 +33,7 @@ interface ScriptClient {
     buffer: string,
     checkpoints: string,
     bytes: string,
+    lease: string,
     ...args: Array<string | Buffer>
   ): Promise<number>;
   sgFhAck(buffer: string, bytes: string, group: string, size: string, ...ids: string[]): Promise<number>;
@@ -40,6 +41,11 @@ interface ScriptClient {
 
 /** The buffer holds more than its limit: producers must slow down (ServiceUnavailableException). */
 export class BufferFullError extends Error {}
+
+/** A source reader lost its lease or read from a checkpoint that has moved: nothing was appended. */
+export class SourceFencedError extends Error {
+  override name = 'SourceFencedError';
+}
 
 type RawEntry = [Buffer, Buffer[]];
 
@@ -61,7 +67,7 @@ export class RecordBuffer {
     this.#redis = redis;
     this.maxBufferBytes = options.maxBufferBytes;
     redis.defineCommand('sgFhAppend', { numberOfKeys: 2, lua: APPEND_RECORDS });
-    redis.defineCommand('sgFhAppendSource', { numberOfKeys: 3, lua: APPEND_SOURCE_RECORDS });
+    redis.defineCommand('sgFhAppendSource', { numberOfKeys: 4, lua: APPEND_SOURCE_RECORDS });
     redis.defineCommand('sgFhAck', { numberOfKeys: 2, lua: ACK_RECORDS });
     this.#scripts = redis as unknown as ScriptClient;
   }
@@ -92,19 +98,25 @@ export class RecordBuffer {
     shardId: string,
     checkpoint: string,
     records: ReadonlyArray<IncomingRecord & { partitionKey: string; sequenceNumber: string }>,
+    fence: { holder: string; readFrom: string | undefined },
   ): Promise<void> {
     const args: Array<string | Buffer> = [];
     for (const r of records)
       args.push(r.data, String(r.arrivalMs), r.sealed ? '1' : '0', r.partitionKey, r.sequenceNumber);
-    await this.#scripts.sgFhAppendSource(
+    const result = await this.#scripts.sgFhAppendSource(
       firehoseKeys.buffer(name),
       firehoseKeys.checkpoints(name),
       firehoseKeys.bufferBytes(name),
+      firehoseKeys.sourceLease(name),
       shardId,
       checkpoint,
       String(sizeOf(records)),
+      fence.holder,
+      fence.readFrom ?? '',
       ...args,
     );
+    if (result === -1) throw new SourceFencedError(`${name}: the source lease is held by another reader`);
+    if (result === -2) throw new SourceFencedError(`${name}: shard ${shardId} was read on by another reader`);
   }
 
   /** Source checkpoints: shard id -> last buffered sequence number or END. */

@@ -7,7 +7,7 @@ import {
   DeliveryStreamRegistry,
 } from '../../../src/firehose/index.ts';
 import { DELIVERY_GROUP, firehoseKeys } from '../../../src/firehose/keys.ts';
-import { BufferFullError, RecordBuffer } from '../../../src/firehose/record-buffer.ts';
+import { BufferFullError, RecordBuffer, SourceFencedError } from '../../../src/firehose/record-buffer.ts';
 
 let redis: Redis;
 let registry: DeliveryStreamRegistry;
@@ -200,14 +200,37 @@ describe('RecordBuffer on Redis', () => {
       partitionKey: `pk-${i}`,
       sequenceNumber: `4959${i}`,
     }));
-    await buffer.appendFromSource(name, 'shardId-000000000000', '49591', fromShard);
+    await redis.set(firehoseKeys.sourceLease(name), 'reader-1');
+    const fence = { holder: 'reader-1', readFrom: undefined };
+    await buffer.appendFromSource(name, 'shardId-000000000000', '49591', fromShard, fence);
     expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': '49591' });
-    await buffer.appendFromSource(name, 'shardId-000000000000', 'END', []);
+    await buffer.appendFromSource(name, 'shardId-000000000000', 'END', [], { ...fence, readFrom: '49591' });
     expect(await buffer.checkpoints(name)).toEqual({ 'shardId-000000000000': 'END' });
     const read = await buffer.readNew(name, 'worker', 10);
     expect(read.map((r) => r.kinesis)).toEqual([
       { shardId: 'shardId-000000000000', partitionKey: 'pk-0', sequenceNumber: '49590' },
       { shardId: 'shardId-000000000000', partitionKey: 'pk-1', sequenceNumber: '49591' },
+    ]);
+  });
+
+  it('fences a source reader that lost its lease or read from a checkpoint that has moved', async () => {
+    const { name } = await newStream();
+    const shard = 'shardId-000000000000';
+    const records = incoming(2).map((r, i) => ({ ...r, partitionKey: 'pk', sequenceNumber: `100${i}` }));
+    await redis.set(firehoseKeys.sourceLease(name), 'reader-2');
+    // reader-1 paused past its lease; reader-2 holds it now.
+    await expect(
+      buffer.appendFromSource(name, shard, '1001', records, { holder: 'reader-1', readFrom: undefined }),
+    ).rejects.toThrow(SourceFencedError);
+    await buffer.appendFromSource(name, shard, '1001', records, { holder: 'reader-2', readFrom: undefined });
+    // A read from the old (empty) checkpoint, after reader-2 moved it, would append duplicates.
+    await expect(
+      buffer.appendFromSource(name, shard, '1001', records, { holder: 'reader-2', readFrom: undefined }),
+    ).rejects.toThrow(SourceFencedError);
+    expect(await buffer.checkpoints(name)).toEqual({ [shard]: '1001' });
+    expect((await buffer.readNew(name, 'worker', 10)).map((r) => r.kinesis?.sequenceNumber)).toEqual([
+      '1000',
+      '1001',
     ]);
   });
 
