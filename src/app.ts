@@ -7,6 +7,7 @@ import {
   type AccessKeyPair,
   ApiRouter,
   AwsProtocol,
+  consoleRoutes,
   efoOperations,
   firehoseApi,
   kinesisApi,
@@ -18,7 +19,6 @@ import {
 } from './api/index.ts';
 import { startVideoServices, type VideoOverrides, type VideoServices } from './compose/index.ts';
 import type { Config } from './config/index.ts';
-import { consoleRoutes } from './console/index.ts';
 import { Envelope } from './crypto/index.ts';
 import {
   RecordIO,

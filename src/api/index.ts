@@ -13,7 +13,9 @@ export {
 } from './aws/aws-protocol.ts';
 export { decodeBody, encodeBody, type WireFormat, wireFormatOf } from './aws/codec.ts';
 export { errorResponse } from './aws/error-response.ts';
+export { consoleRoutes } from './console/console-routes.ts';
 export { FIREHOSE_LIMITS, firehoseApi } from './firehose/firehose-api.ts';
+export { hlsRoutes } from './hls/hls-routes.ts';
 export { efoOperations } from './kinesis/efo-api.ts';
 export { type KinesisLimits, kinesisApi } from './kinesis/kinesis-api.ts';
 export { archivedMediaApi } from './kinesis-video/archived-media-api.ts';

@@ -3,14 +3,16 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import {
   type AwsProtocol,
   archivedMediaApi,
+  hlsRoutes,
   hlsSessionApi,
   kinesisVideoApi,
+  type Route,
   rtspSourceApi,
 } from '../api/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Envelope } from '../crypto/index.ts';
 import { isServiceError } from '../errors/index.ts';
-import { type HlsRoute, HlsService, hlsRoutes, LiveEdge, MediaCache, SessionTokens } from '../hls/index.ts';
+import { HlsService, LiveEdge, MediaCache, SessionTokens } from '../hls/index.ts';
 import {
   type FragmentSink,
   RtmpIngest,
@@ -60,7 +62,7 @@ export interface VideoOverrides {
 export interface VideoServices {
   writer: ArchiveWriter;
   /** `/hls/v1/...` routes for the router. */
-  routes: HlsRoute[];
+  routes: Route[];
   /** Ingest first (last GOPs into the backlog), then the writer (drain/spool), sweeper, live edge. */
   stop(): Promise<void>;
 }
@@ -336,7 +338,7 @@ async function startHls(
     index: FragmentIndex;
     publishSecret: string;
   },
-): Promise<{ service: HlsService; routes: HlsRoute[]; liveEdge: LiveEdge }> {
+): Promise<{ service: HlsService; routes: Route[]; liveEdge: LiveEdge }> {
   const logger = deps.logger.child({ module: 'hls' });
   const subscriber = duplicateRedisClient(deps.redis, 'streamgate-live-edge');
   subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'live-edge subscriber error'));

@@ -7,6 +7,7 @@ export {
   type FragmentMetadata,
   fragmentContext,
   initContext,
+  isFragmentNumber,
   streamIdOf,
   streamObjectPrefix,
 } from './archive-layout.ts';

@@ -1,24 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { ApiResponse } from '../http/types.ts';
+import type { Route } from '../router.ts';
 
-/** A plain HTTP route (the api/ router's Route shape). */
-export interface ConsoleRoute {
-  method: 'GET';
-  path: string;
-  service: string;
-  handler: () => Promise<ApiResponse>;
-}
-
-/** `public/console/`: the same two levels up from `src/console/` and from the built `dist/console/`. */
-const PUBLIC_DIR = fileURLToPath(new URL('../../public/console/', import.meta.url));
+/** `public/console/`: three levels up from `src/api/console/` and from the built `dist/api/console/`. */
+const PUBLIC_DIR = fileURLToPath(new URL('../../../public/console/', import.meta.url));
 
 /**
  * The player page at `/` and its assets: plain HTML and JavaScript from `public/console/`, and hls.js
  * from node_modules (no build step). The page signs its API calls itself; these routes are public.
  */
-export async function consoleRoutes(): Promise<ConsoleRoute[]> {
+export async function consoleRoutes(): Promise<Route[]> {
   const hlsJs = createRequire(import.meta.url).resolve('hls.js/dist/hls.min.js');
   const assets: Array<[string, string, string]> = [
     ['/', `${PUBLIC_DIR}index.html`, 'text/html; charset=utf-8'],

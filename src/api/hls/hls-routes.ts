@@ -1,24 +1,15 @@
 import type { Readable } from 'node:stream';
-import { isServiceError } from '../errors/index.ts';
-import type { ApiRequest, ApiResponse } from '../http/types.ts';
-import type { Logger } from '../logging/index.ts';
-import type { HlsService } from './hls-service.ts';
+import { type ErrorName, isServiceError, ServiceError } from '../../errors/index.ts';
+import type { HlsService } from '../../hls/index.ts';
+import type { ApiRequest, ApiResponse } from '../../http/types.ts';
+import type { Logger } from '../../logging/index.ts';
+import { isFragmentNumber } from '../../video-archive/index.ts';
+import { errorResponse } from '../aws/error-response.ts';
+import { KVS_ERROR_STATUS } from '../kinesis-video/kvs-errors.ts';
+import type { Route } from '../router.ts';
 
-/** A plain HTTP route (the api/ router's Route shape, restated so hls/ does not import api/). */
-export interface HlsRoute {
-  method: 'GET' | 'OPTIONS';
-  path: string;
-  service: string;
-  handler: (request: ApiRequest) => Promise<ApiResponse>;
-}
-
-/** HTTP statuses of the errors HLS resources answer with (as KVS declares them). */
-const STATUS: Record<string, number> = {
-  ResourceNotFoundException: 404,
-  NotAuthorizedException: 401,
-  InvalidArgumentException: 400,
-  ClientLimitExceededException: 400,
-};
+// The KVS HLS resources (`/hls/v1/...`) a GetHLSStreamingSessionURL URL leads to: plain GET routes
+// authorized by the session token in the URL, rendered by hls/.
 
 // Token-in-URL resources carry no cookies, so any origin may play them.
 const CORS = {
@@ -26,17 +17,11 @@ const CORS = {
   'access-control-expose-headers': 'content-length, content-range, accept-ranges',
 };
 
-function error(code: string, message: string): ApiResponse {
-  return {
-    status: STATUS[code] ?? 400,
-    headers: {
-      ...CORS,
-      'content-type': 'application/json',
-      'x-amzn-errortype': code,
-      'cache-control': 'no-store',
-    },
-    body: JSON.stringify({ message }),
-  };
+/** An AWS error with KVS's status for it, readable by a page on any origin. */
+function error(code: ErrorName, message: string): ApiResponse {
+  const response = errorResponse(new ServiceError(code, message));
+  const status = KVS_ERROR_STATUS[code] ?? response.status;
+  return { ...response, status, headers: { ...response.headers, ...CORS, 'cache-control': 'no-store' } };
 }
 
 /** Serves media bytes with single-range support (RFC 9110 §14). */
@@ -82,7 +67,7 @@ function playlist(body: string): ApiResponse {
 }
 
 /** `/hls/v1/...`: the KVS HLS resources a GetHLSStreamingSessionURL URL leads to. */
-export function hlsRoutes(options: { hls: HlsService; logger: Logger }): HlsRoute[] {
+export function hlsRoutes(options: { hls: HlsService; logger: Logger }): Route[] {
   const { hls, logger } = options;
   const handle =
     (work: (request: ApiRequest, token: string) => Promise<ApiResponse>) =>
@@ -96,10 +81,10 @@ export function hlsRoutes(options: { hls: HlsService; logger: Logger }): HlsRout
       } catch (caught) {
         if (isServiceError(caught)) return error(caught.code, caught.message);
         logger.error({ err: caught, path: request.path }, 'HLS request failed');
-        return { ...error('InternalFailure', 'Internal failure.'), status: 500 };
+        return error('InternalFailure', 'Internal failure.');
       }
     };
-  const routes: HlsRoute[] = [
+  const routes: Route[] = [
     {
       method: 'GET',
       path: '/hls/v1/getHLSMasterPlaylist.m3u8',
@@ -134,13 +119,13 @@ export function hlsRoutes(options: { hls: HlsService; logger: Logger }): HlsRout
       service: 'hls',
       handler: handle(async (request, token) => {
         const number = request.query.get('FragmentNumber') ?? '';
-        if (!/^9\d{20}$/.test(number))
+        if (!isFragmentNumber(number))
           return error('InvalidArgumentException', 'FragmentNumber is not valid.');
         return media(request, await hls.mediaFragment(token, number), `"${number}"`);
       }),
     },
   ];
-  const preflight: HlsRoute[] = routes.map((route) => ({
+  const preflight: Route[] = routes.map((route) => ({
     method: 'OPTIONS',
     path: route.path,
     service: 'hls',
