@@ -1,5 +1,6 @@
 import type { Logger } from '../logging/index.ts';
 import type { RedisClient } from '../redis/index.ts';
+import { isFragmentNumber } from '../video-archive/index.ts';
 import { mediaSequenceOf } from './hls-playlists.ts';
 import { hlsKeys, streamOfChannel } from './keys.ts';
 
@@ -28,7 +29,7 @@ export class LiveEdge {
   async start(): Promise<void> {
     this.#subscriber.on('pmessage', (_pattern: string, channel: string, message: string) => {
       const streamName = streamOfChannel(channel);
-      if (streamName === undefined || !/^9\d{20}$/.test(message)) return;
+      if (streamName === undefined || !isFragmentNumber(message)) return;
       this.#onIndexed(streamName, mediaSequenceOf(message));
     });
     await this.#subscriber.psubscribe(hlsKeys.indexedPattern());

@@ -18,21 +18,12 @@ import { type OperationHandler, type RestJsonService, StreamingOutput } from '..
 import { int, oneOf, str } from '../aws/validation.ts';
 import { parse } from './kinesis-video-api.ts';
 import { KVS_ERROR_STATUS } from './kvs-errors.ts';
+import { streamRef, timestamp } from './kvs-shapes.ts';
 
 // Kinesis Video Streams archived media (REST-JSON, SigV4 scope `kinesisvideo`): ListFragments,
 // GetMediaForFragmentList, GetClip and GetImages, served on the endpoint GetDataEndpoint returns (this
 // gateway). GetClip and GetImages run ffmpeg (media/ffmpeg) over the decrypted fragments.
 
-/** Epoch seconds (JSON number, as the SDKs send timestamps) or a Date (CBOR), to epoch ms. */
-const timestamp = z
-  .union([z.number(), z.date()], { message: 'Member must be a timestamp' })
-  .transform((v) => (typeof v === 'number' ? Math.round(v * 1000) : v.getTime()));
-const streamRef = {
-  StreamName: str(1, 256)
-    .regex(/^[a-zA-Z0-9_.-]+$/, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+')
-    .optional(),
-  StreamARN: str(1, 1024).optional(),
-};
 const fragmentNumber = str(1, 128).regex(
   /^[0-9]+$/,
   'Member must satisfy regular expression pattern: ^[0-9]+$',

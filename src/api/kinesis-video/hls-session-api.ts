@@ -2,21 +2,16 @@ import { z } from 'zod';
 import { ServiceError } from '../../errors/index.ts';
 import { HLS_LIMITS, type HlsService } from '../../hls/index.ts';
 import type { OperationHandler, RestJsonService } from '../aws/aws-protocol.ts';
-import { int, oneOf, str } from '../aws/validation.ts';
+import { int, oneOf } from '../aws/validation.ts';
 import { baseUrlOf, parse } from './kinesis-video-api.ts';
 import { KVS_ERROR_STATUS } from './kvs-errors.ts';
+import { streamRef, timestamp } from './kvs-shapes.ts';
 
 // GetHLSStreamingSessionURL (archived media, REST-JSON, SigV4 scope `kinesisvideo`): validates the
 // request at the edge and returns `<endpoint>/hls/v1/getHLSMasterPlaylist.m3u8?SessionToken=...`.
 
-const timestamp = z
-  .union([z.number(), z.date()], { message: 'Member must be a timestamp' })
-  .transform((v) => (typeof v === 'number' ? Math.round(v * 1000) : v.getTime()));
 const input = z.object({
-  StreamName: str(1, 256)
-    .regex(/^[a-zA-Z0-9_.-]+$/, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+')
-    .optional(),
-  StreamARN: str(1, 1024).optional(),
+  ...streamRef,
   PlaybackMode: oneOf(['LIVE', 'LIVE_REPLAY', 'ON_DEMAND']).optional(),
   HLSFragmentSelector: z
     .object({

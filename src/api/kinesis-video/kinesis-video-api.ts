@@ -4,13 +4,11 @@ import type { VideoStreamRecord, VideoStreamRegistry } from '../../video-archive
 import type { OperationContext, OperationHandler, RestJsonService } from '../aws/aws-protocol.ts';
 import { int, oneOf, parseInput, str } from '../aws/validation.ts';
 import { KVS_ERROR_STATUS } from './kvs-errors.ts';
+import { namePattern, streamArn, streamName, streamRef } from './kvs-shapes.ts';
 
 // Kinesis Video Streams control plane (REST-JSON, `POST /<operation>`, SigV4 scope `kinesisvideo`) on the
 // protocol core: validates input at the edge, calls video-archive/, shapes output as the SDKs expect.
 
-const namePattern = 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+';
-const streamName = str(1, 256).regex(/^[a-zA-Z0-9_.-]+$/, namePattern);
-const streamArn = str(1, 1024);
 const deviceName = str(1, 128).regex(/^[a-zA-Z0-9_.-]+$/, namePattern);
 const mediaType = str(1, 128).regex(
   /^[\w\-.+]+\/[\w\-.+]+(,[\w\-.+]+\/[\w\-.+]+)*$/,
@@ -28,7 +26,6 @@ const tagKeyList = z
   .min(1, 'Member must have length greater than or equal to 1')
   .max(50, 'Member must have length less than or equal to 50');
 const nextToken = str(0, 512);
-const streamRef = { StreamName: streamName.optional(), StreamARN: streamArn.optional() };
 
 /** APIName values of GetDataEndpoint; every data-plane API is served by this gateway itself. */
 const DATA_PLANE_APIS = [

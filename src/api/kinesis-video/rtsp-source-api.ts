@@ -6,17 +6,12 @@ import type { OperationHandler, RestJsonService } from '../aws/aws-protocol.ts';
 import { oneOf, str } from '../aws/validation.ts';
 import { parse } from './kinesis-video-api.ts';
 import { KVS_ERROR_STATUS } from './kvs-errors.ts';
+import { streamRef } from './kvs-shapes.ts';
 
 // Streamgate's own operations for RTSP camera sources (KVS has no API for pulling a camera; its Edge
 // Agent reads a Secrets Manager URL instead). Same protocol as the KVS control plane: REST-JSON,
 // `POST /<operation>`, SigV4 scope `kinesisvideo`, KVS error names.
 
-const streamRef = {
-  StreamName: str(1, 256)
-    .regex(/^[a-zA-Z0-9_.-]+$/, 'Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+')
-    .optional(),
-  StreamARN: str(1, 1024).optional(),
-};
 const putInput = z.object({
   ...streamRef,
   Url: str(1, 2048),
