@@ -26,6 +26,7 @@ import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { publishToken } from '../src/ingest/index.ts';
 import { freePort, startGatewayProcess, stopChild } from './support/gateway-process.ts';
+import { percentile } from './support/stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,11 +43,6 @@ const KEYS = { accessKeyId: 'AKIDBENCHHLS1', secretAccessKey: 'bench-secret' };
 const SECRET = randomBytes(24).toString('hex');
 const children: ChildProcess[] = [];
 
-function percentile(values: number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round((sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0) * 10) / 10;
-}
 const summary = (values: number[]) => ({
   samples: values.length,
   p50Ms: percentile(values, 0.5),

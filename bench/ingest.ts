@@ -30,6 +30,7 @@ import {
 import { Redis } from 'ioredis';
 import { publishToken } from '../src/ingest/index.ts';
 import { freePort, type GatewayProcess, startGatewayProcess, stopChild } from './support/gateway-process.ts';
+import { percentile } from './support/stats.ts';
 
 const { values } = parseArgs({
   options: {
@@ -126,12 +127,6 @@ async function pidsCpu(pids: number[]): Promise<Map<number, number>> {
 
 function round(v: number, d = 1): number {
   return Number.isFinite(v) ? Number(v.toFixed(d)) : v;
-}
-
-function percentile(values: number[], q: number): number | null {
-  if (values.length === 0) return null;
-  const s = [...values].sort((a, b) => a - b);
-  return round(s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN);
 }
 
 function run(args: string[], stdout: 'ignore' | number = 'ignore'): ChildProcess {

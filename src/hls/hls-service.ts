@@ -26,6 +26,7 @@ import type {
   SessionTokens,
   TimestampType,
 } from './session-token.ts';
+import { ShortMemo } from './short-memo.ts';
 
 /** KVS limits of GetHLSStreamingSessionURL. */
 export const HLS_LIMITS = {
@@ -288,17 +289,12 @@ export class HlsService {
 
   /** DescribeStream, remembered for 500 ms: every playlist and media request checks its stream. */
   #describe(name: string): Promise<VideoStreamRecord> {
-    const now = this.#clock.now();
-    const cached = this.#streams.get(name);
-    if (cached && now - cached.atMs < 500) return cached.stream;
-    const stream = this.#registry.describe({ name });
-    this.#streams.set(name, { atMs: now, stream });
-    if (this.#streams.size > 1000) this.#streams.delete(this.#streams.keys().next().value as string);
-    stream.catch(() => this.#streams.delete(name));
-    return stream;
+    return this.#streams.get(name, { nowMs: this.#clock.now(), maxAgeMs: 500 }, () =>
+      this.#registry.describe({ name }),
+    );
   }
 
-  readonly #streams = new Map<string, { atMs: number; stream: Promise<VideoStreamRecord> }>();
+  readonly #streams = new ShortMemo<VideoStreamRecord>(1000);
 
   async #initSegment(stream: VideoStreamRecord, version: string): Promise<Buffer> {
     return this.#cache.through(`${streamIdOf(stream)}/init/${version}`, async () => {
@@ -338,28 +334,17 @@ export class HlsService {
    * should a pub/sub message be lost): a blocking reload wakes all its viewers at once, and they
    * would otherwise each read the same few index entries.
    */
-  async #liveWindow(
-    stream: VideoStreamRecord,
-    type: TimestampType,
-    count: number,
-  ): Promise<FragmentMetadata[]> {
-    const key = `${streamIdOf(stream)}/${type}/${count}`;
-    const edge = this.#liveEdge.newest(stream.name) ?? -1;
-    const now = this.#clock.now();
-    const cached = this.#liveWindows.get(key);
-    if (cached && cached.edge === edge && edge >= 0 && now - cached.atMs < 250) return cached.window;
-    const window = this.#index.latest(stream, { type, count });
-    this.#liveWindows.set(key, { edge, atMs: now, window });
-    if (this.#liveWindows.size > 1000)
-      this.#liveWindows.delete(this.#liveWindows.keys().next().value as string);
-    window.catch(() => this.#liveWindows.delete(key));
-    return window;
+  #liveWindow(stream: VideoStreamRecord, type: TimestampType, count: number): Promise<FragmentMetadata[]> {
+    const edge = this.#liveEdge.newest(stream.name);
+    return this.#liveWindows.get(
+      `${streamIdOf(stream)}/${type}/${count}`,
+      // Until a fragment was seen indexed here, nothing tells when the window moves: no reuse.
+      { nowMs: this.#clock.now(), maxAgeMs: edge === undefined ? 0 : 250, tag: edge },
+      () => this.#index.latest(stream, { type, count }),
+    );
   }
 
-  readonly #liveWindows = new Map<
-    string,
-    { edge: number; atMs: number; window: Promise<FragmentMetadata[]> }
-  >();
+  readonly #liveWindows = new ShortMemo<FragmentMetadata[]>(1000);
 
   /** The fragments a playlist shows now. */
   async #window(session: HlsSession, stream: VideoStreamRecord): Promise<FragmentMetadata[]> {

@@ -84,7 +84,7 @@ export class RtspIngest<Source extends RtspSourceRef> {
     this.#stopped = true;
     clearInterval(this.#timer);
     // A pass blocked on an unreachable Redis is not waited for: it starts nothing once stopped.
-    await Promise.race([this.#reconciling, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await atMost(this.#reconciling, 1000);
     await Promise.all([...this.#running.keys()].map((name) => this.#stopPuller(name)));
   }
 
@@ -167,7 +167,7 @@ export class RtspIngest<Source extends RtspSourceRef> {
     const release = this.#options.directory.release(streamName, this.#owner).catch((error: unknown) => {
       this.#logger.warn({ err: error, streamName }, 'RTSP lease release failed');
     });
-    await Promise.race([release, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    await atMost(release, 1000);
     this.#logger.info({ streamName }, 'RTSP source stopped');
   }
 }
@@ -184,4 +184,9 @@ function statusToHash(status: RtspPullStatus, owner: string): Record<string, str
     nextAttemptMs: status.nextAttemptMs === undefined ? '' : String(status.nextAttemptMs),
   };
   return hash;
+}
+
+/** Waits for `promise` (which must not reject), but at most `ms`. */
+function atMost(promise: Promise<unknown> | undefined, ms: number): Promise<unknown> {
+  return Promise.race([promise, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 }

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../../logging/index.ts';
 import type { FragmenterOptions } from '../../media/fmp4/index.ts';
 import type { FragmentSink } from '../ingest-ports.ts';
@@ -114,7 +115,8 @@ export class RtspPuller {
       this.#logger.warn({ reason, delayMs, failures: this.#backoff.failures }, 'RTSP source restarting');
       this.#options.onRestart?.(reason);
       this.#update({ state: 'BACKOFF', lastError: reason, nextAttemptMs: Date.now() + delayMs });
-      await sleep(delayMs, this.#stop.signal);
+      // Woken early by stop(); the abort's rejection just ends the wait.
+      await sleep(delayMs, undefined, { signal: this.#stop.signal }).catch(() => undefined);
     }
     this.#update({ state: 'STOPPED', nextAttemptMs: undefined });
   }
@@ -178,17 +180,4 @@ export class RtspPuller {
       this.#session = undefined;
     }
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
