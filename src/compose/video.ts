@@ -322,8 +322,12 @@ function startRtspIngest(
     ...timings,
     onRestart: (stream) => restarts.inc({ stream }),
     onState: (stream, status) => {
-      if (status === undefined) up.remove({ stream });
-      else up.set({ stream }, status.state === 'STREAMING' ? 1 : 0);
+      // Gone from this gateway (source removed, lease lost, shutdown): no series left behind for a
+      // deleted stream; Prometheus' rate() treats the counter's disappearance as a reset.
+      if (status === undefined) {
+        up.remove({ stream });
+        restarts.remove({ stream });
+      } else up.set({ stream }, status.state === 'STREAMING' ? 1 : 0);
     },
   });
   ingest.start();
