@@ -40,7 +40,9 @@ export async function startGatewayProcess(options: {
   };
   try {
     await redis.start();
-    child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'serve'], {
+    // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the gateway under load.
+    const nodeArgs = (process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/cli.ts', 'serve'], {
       cwd: REPO_ROOT,
       env: {
         PATH: process.env.PATH,

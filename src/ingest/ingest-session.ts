@@ -1,19 +1,15 @@
 import type { Logger } from '../logging/index.ts';
-import { type RemuxProcess, spawnRemuxToFmp4 } from '../media/ffmpeg/index.ts';
-import {
-  Fmp4Fragmenter,
-  type FragmentEvent,
-  type FragmenterEvent,
-  type FragmenterOptions,
-} from '../media/fmp4/index.ts';
+import type { FragmentEvent, FragmenterEvent, FragmenterOptions } from '../media/fmp4/index.ts';
+import { FfmpegFragmentSource, FlvFragmentSource, type FragmentSource } from './fragment-source.ts';
 import type { FragmentSink } from './ingest-ports.ts';
 
-/** Where a session's media comes from: FLV bytes written by the caller, or a URL ffmpeg opens itself. */
-export type IngestInput =
-  | { kind: 'pipe'; format: string }
-  | { kind: 'url'; url: string; inputArgs: readonly string[] };
+/**
+ * Where a session's media comes from: FLV tags written by the caller (an RTMP publish, remuxed in
+ * process, or by ffmpeg for codecs the remuxer does not handle), or a URL ffmpeg opens itself.
+ */
+export type IngestInput = { kind: 'flv' } | { kind: 'url'; url: string; inputArgs: readonly string[] };
 
-/** Options of one ingest session: source → `ffmpeg -c copy` to fMP4 → Fmp4Fragmenter → FragmentSink. */
+/** Options of one ingest session: source → fMP4 init segments and fragments → FragmentSink. */
 export interface IngestSessionOptions {
   streamName: string;
   input: IngestInput;
@@ -21,7 +17,7 @@ export interface IngestSessionOptions {
   sink: FragmentSink;
   logger: Logger;
   fragmenter: FragmenterOptions;
-  /** Piped input bytes ffmpeg has not taken yet beyond which write() reports an overflow. */
+  /** Input bytes (or remuxed fragments) not yet taken beyond which write() reports an overflow. */
   maxInputBacklogBytes: number;
   /** Settles when the stream's previous session has delivered everything; delivery waits for it. */
   after: Promise<unknown>;
@@ -37,17 +33,17 @@ export interface IngestSessionOptions {
 export interface IngestOutcome {
   inits: number;
   fragments: number;
-  /** Why it failed (ffmpeg error exit, unparseable output, sink rejection), else undefined. */
+  /** Why it failed (ffmpeg error exit, unparseable media, sink rejection), else undefined. */
   failure: Error | undefined;
-  /** ffmpeg's exit, for diagnostics. */
+  /** The remuxer's exit (ffmpeg's, when one ran), for diagnostics. */
   exit: { code: number | null; signal: NodeJS.Signals | null; stopped: boolean; stderrTail: string };
 }
 
 /**
- * One ingest session (an RTMP publish, an RTSP pull): ffmpeg remuxes the source (`-c copy`) to fMP4,
- * the fragmenter cuts it into init segments and GOP fragments, the sink receives them in order.
- * ffmpeg's output is read only while no accept() is pending, so a slow sink backs up into ffmpeg and
- * then into the piped input, which is bounded by `maxInputBacklogBytes`.
+ * One ingest session (an RTMP publish, an RTSP pull): the source is remuxed (`-c copy`, or in process
+ * for H.264/AAC FLV) to fMP4 init segments and GOP fragments, which the sink receives in order. The
+ * source is read only while no accept() is pending, so a slow sink backs up into the source, whose
+ * input backlog is bounded by `maxInputBacklogBytes`.
  *
  * Producer timestamps: the source's clock (the fragments' decode times, from FLV or RTP timestamps)
  * is mapped to wall time once, when the first fragment is complete — its first frame is taken to
@@ -55,12 +51,12 @@ export interface IngestOutcome {
  * writes its start as the movie creation time, so every session gets a new init version.
  */
 export class IngestSession {
-  /** Settles (never rejects) after the last event was delivered and ffmpeg exited. */
+  /** Settles (never rejects) after the last event was delivered and the source stopped. */
   readonly done: Promise<IngestOutcome>;
   readonly #options: IngestSessionOptions;
   readonly #now: () => number;
   readonly #abort = new AbortController();
-  readonly #ffmpeg: RemuxProcess;
+  readonly #source: FragmentSource;
   #inits = 0;
   #fragments = 0;
   #lastOutputMs: number;
@@ -72,14 +68,20 @@ export class IngestSession {
     this.#now = options.now ?? Date.now;
     this.#lastOutputMs = this.#now();
     const { input } = options;
-    this.#ffmpeg = spawnRemuxToFmp4({
+    const common = {
       ffmpegPath: options.ffmpegPath,
-      ...(input.kind === 'pipe'
-        ? { input: 'pipe', inputFormat: input.format }
-        : { input: input.url, extraInputArgs: input.inputArgs }),
       creationTime: new Date(this.#lastOutputMs),
-      signal: this.#abort.signal,
-    });
+      fragmenter: options.fragmenter,
+      maxInputBacklogBytes: options.maxInputBacklogBytes,
+    };
+    this.#source =
+      input.kind === 'flv'
+        ? new FlvFragmentSource({
+            ...common,
+            onFallback: (reason) => options.logger.info({ reason }, 'publish remuxed by ffmpeg'),
+          })
+        : new FfmpegFragmentSource({ ...common, input });
+    this.#abort.signal.addEventListener('abort', () => this.#source.abort(), { once: true });
     this.done = this.#run();
   }
 
@@ -88,12 +90,12 @@ export class IngestSession {
     return this.#inits;
   }
 
-  /** Process id of the ffmpeg child (for diagnostics). */
+  /** Process id of the ffmpeg child, when one remuxes (for diagnostics). */
   get ffmpegPid(): number | undefined {
-    return this.#ffmpeg.pid;
+    return this.#source.pid;
   }
 
-  /** Wall time (epoch ms) ffmpeg last produced output, or the session start. */
+  /** Wall time (epoch ms) the source last produced output, or the session start. */
   get lastOutputMs(): number {
     return this.#lastOutputMs;
   }
@@ -103,21 +105,17 @@ export class IngestSession {
     return this.#fragments;
   }
 
-  /** Feeds piped input bytes; returns false when the input backlog exceeds its bound. */
+  /** Feeds input (FLV tags); returns false when the input backlog exceeds its bound. */
   write(chunk: Buffer): boolean {
-    const stdin = this.#ffmpeg.stdin;
-    if (stdin === null || stdin.writableEnded || stdin.destroyed) return true;
-    stdin.write(chunk);
-    return stdin.writableLength <= this.#options.maxInputBacklogBytes;
+    return this.#source.write(chunk);
   }
 
-  /** No more piped input: ffmpeg finishes, and the last fragment is delivered. Idempotent. */
+  /** No more input: the source finishes, and the last fragment is delivered. Idempotent. */
   endInput(): void {
-    const stdin = this.#ffmpeg.stdin;
-    if (stdin !== null && !stdin.writableEnded && !stdin.destroyed) stdin.end();
+    this.#source.endInput();
   }
 
-  /** Stops ffmpeg now; events not yet delivered are dropped. Idempotent. */
+  /** Stops the source now; events not yet delivered are dropped. Idempotent. */
   abort(): void {
     this.#abort.abort();
   }
@@ -127,23 +125,18 @@ export class IngestSession {
     let failure: Error | undefined;
     try {
       await this.#options.after.catch(() => undefined);
-      const fragmenter = new Fmp4Fragmenter(this.#options.fragmenter);
-      for await (const chunk of this.#ffmpeg.stdout as AsyncIterable<Buffer>) {
+      for await (const events of this.#source.events()) {
         this.#lastOutputMs = this.#now();
-        await this.#deliver(fragmenter.push(chunk));
-        // ffmpeg frag_keyframe writes one moof per GOP, complete when written: deliver it now
-        // instead of when the next keyframe's moof arrives.
-        await this.#deliver(fragmenter.flush());
+        await this.#deliver(events);
       }
-      await this.#deliver(fragmenter.end());
     } catch (error) {
       // Once aborted (stop, watchdog), what breaks is a consequence, not the cause.
       if (!this.#abort.signal.aborted) failure = error instanceof Error ? error : new Error(String(error));
       this.abort();
     }
-    const ffmpegExit = await this.#ffmpeg.done;
+    const sourceExit = await this.#source.exit();
     const redact = this.#options.redact ?? ((text: string) => text);
-    const exit = { ...ffmpegExit, stderrTail: redact(ffmpegExit.stderrTail) };
+    const exit = { ...sourceExit, stderrTail: redact(sourceExit.stderrTail) };
     // No cause: loggers print causes, and the original message may carry credentials.
     if (failure !== undefined && this.#options.redact) failure = new Error(redact(failure.message));
     if (failure === undefined && exit.spawnError !== undefined) {

@@ -471,7 +471,7 @@ export class ArchiveWriter {
           objectKey: initObjectKey(id, event.version),
           orderScore: Number(counter ?? 0),
         },
-        parts: await this.#sealer.sealParts(Buffer.from(event.bytes), stream.kmsKeyId, context),
+        parts: await this.#sealer.sealParts(plaintextOf(event), stream.kmsKeyId, context),
       };
     }
     if (producerTimestampMs === undefined) {
@@ -481,7 +481,7 @@ export class ArchiveWriter {
     const number = formatFragmentNumber(await this.#redis.incr(fragmentKeys.counter(stream.name, id)));
     this.#onAccepted?.(stream, number, plaintextOf(event));
     const parts = await this.#sealer.sealParts(
-      Buffer.from(event.bytes),
+      plaintextOf(event),
       stream.kmsKeyId,
       fragmentContext(stream.arn, number),
     );

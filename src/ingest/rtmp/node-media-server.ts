@@ -4,7 +4,6 @@ import { createRequire } from 'node:module';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from '../../logging/index.ts';
-import { FlvHeaderFlags } from './flv-header-flags.ts';
 
 // The single typed wrapper around node-media-server 4.4.3 (CommonJS, no types shipped). Everything
 // below reaches into its internals (Context, BroadcastServer, BaseSession, NodeRtmpServer), so the
@@ -73,6 +72,12 @@ const NodeMediaServer = require('node-media-server') as new (config: NmsConfig) 
 const Context = require('node-media-server/src/core/context.js') as NmsContext;
 const BaseSession = require('node-media-server/src/session/base_session.js') as new () => NmsSession;
 const nmsLogger = require('node-media-server/src/core/logger.js') as NmsLogger;
+/** `src/protocol/rtmp.js`: `createMessage` builds the RTMP-player copy of every media message. */
+const RtmpProtocol = require('node-media-server/src/protocol/rtmp.js') as {
+  createMessage: (packet: unknown) => Buffer;
+};
+/** What the broadcast gets instead of an RTMP copy: nothing plays over RTMP here. */
+const NO_RTMP_COPY = Buffer.alloc(0);
 
 /** Options of NmsRtmpServer. */
 export interface NmsRtmpServerOptions {
@@ -172,7 +177,7 @@ export class NmsRtmpServer {
   readonly #publishListeners: ((request: RtmpPublishRequest) => void)[] = [];
   #nms: NmsInstance | undefined;
   #stopped = false;
-  #restoreLogger: (() => void) | undefined;
+  #restoreNms: (() => void) | undefined;
 
   constructor(options: NmsRtmpServerOptions) {
     this.#options = options;
@@ -193,6 +198,7 @@ export class NmsRtmpServer {
     running = this;
     try {
       this.#routeLogs(); // before the constructor, which logs a banner at info level
+      this.#skipRtmpCopies();
       const nms = new NodeMediaServer({
         bind: host,
         rtmp: { port },
@@ -242,9 +248,24 @@ export class NmsRtmpServer {
       for (const broadcast of Context.broadcasts.values()) broadcast._finishPublish();
       Context.broadcasts.clear();
       Context.sessions.clear();
-      this.#restoreLogger?.();
+      this.#restoreNms?.();
       running = undefined;
     }
+  }
+
+  /**
+   * Playback over RTMP is refused, yet NMS's broadcast copies every media message into an RTMP
+   * message (and keeps a GOP of them) for RTMP players: a full copy of all media, which as Buffer
+   * churn also drives V8's full collections. The copy is skipped while this server runs.
+   */
+  #skipRtmpCopies(): void {
+    const original = RtmpProtocol.createMessage;
+    RtmpProtocol.createMessage = () => NO_RTMP_COPY;
+    const restoreBefore = this.#restoreNms;
+    this.#restoreNms = () => {
+      restoreBefore?.();
+      RtmpProtocol.createMessage = original;
+    };
   }
 
   /** Sends NMS's console logging to our logger, warnings and errors only. */
@@ -256,7 +277,7 @@ export class NmsRtmpServer {
       else if (level === 'warn') this.#logger.warn(message);
       else this.#logger.debug(message);
     };
-    this.#restoreLogger = () => {
+    this.#restoreNms = () => {
       nmsLogger.level = previous.level;
       nmsLogger.log = previous.log;
     };
@@ -357,9 +378,8 @@ export class NmsRtmpServer {
         tap.protocol = 'flv';
         tap.ip = ''; // internal: NMS emits no play events and skips play auth for it
         tap.streamPath = session.streamPath;
-        // NMS's FLV header always declares audio and video; FlvHeaderFlags declares the real tracks.
-        const flags = new FlvHeaderFlags(onData);
-        tap.sendBuffer = (chunk) => flags.push(chunk);
+        // One FLV header, then one whole tag per call (Flv.createMessage), each a fresh buffer.
+        tap.sendBuffer = onData;
         const error = broadcast.postPlay(tap);
         if (error !== null) throw new Error(`FLV subscribe to ${session.streamPath} failed: ${error}`);
         let subscribed = true;

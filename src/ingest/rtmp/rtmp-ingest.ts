@@ -147,7 +147,7 @@ export class RtmpIngest {
     const { streamName } = request;
     const pipeline = new IngestSession({
       streamName,
-      input: { kind: 'pipe', format: 'flv' },
+      input: { kind: 'flv' },
       ffmpegPath: this.#options.ffmpegPath,
       sink: this.#options.sink,
       logger,

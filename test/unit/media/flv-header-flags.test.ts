@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlvHeaderFlags } from '../../../src/ingest/rtmp/flv-header-flags.ts';
+import { FlvHeaderFlags } from '../../../src/media/flv/flv-header-flags.ts';
 
 // NMS's FLV subscription stream, one header or tag per chunk, with the header declaring audio + video.
 

@@ -1,0 +1,321 @@
+import { createHash } from 'node:crypto';
+import { type AacConfig, parseAacConfig } from '../codecs/aac-config.ts';
+import { type AvcConfig, parseAvcConfig } from '../codecs/avc-config.ts';
+import {
+  type WriterRun,
+  type WriterSample,
+  type WriterTrack,
+  writeFragment,
+  writeInitSegment,
+} from '../fmp4/fmp4-writer.ts';
+import {
+  FRAGMENTER_DEFAULTS,
+  type FragmentEvent,
+  type FragmenterEvent,
+  type FragmenterOptions,
+  type FragmentTrack,
+} from '../fmp4/fragmenter-events.ts';
+import { describeInitSegment } from '../fmp4/init-segment.ts';
+import { FlvTagError, parseFlvChunk } from './flv-tag.ts';
+
+/** The publish carries a codec this remuxer does not handle; ffmpeg has to (see FlvSource). */
+export class UnsupportedFlvMedia extends Error {
+  override name = 'UnsupportedFlvMedia';
+}
+
+/** Options of FlvToFmp4: the fragment caps, and the session start written into the init segment. */
+export interface FlvToFmp4Options extends FragmenterOptions {
+  creationTime: Date;
+  /** Audio frames before any video beyond which the publish counts as audio-only (unsupported). */
+  maxAudioFramesBeforeVideo?: number;
+}
+
+const VIDEO_TRACK_ID = 1;
+const AUDIO_TRACK_ID = 2;
+const VIDEO_TIMESCALE = 90_000;
+const TICKS_PER_MS = VIDEO_TIMESCALE / 1000;
+/** Duration given to a last video frame whose successor never came (one frame at 30 fps). */
+const FALLBACK_FRAME_MS = 33;
+/** A video timestamp step longer than this is a gap: the fragment is cut and the next starts there. */
+const TIMESTAMP_JUMP_MS = 5000;
+/** An audio timestamp this far ahead of the running sample count restarts the count (a gap). */
+const AUDIO_GAP_MS = 100;
+
+interface PendingVideo {
+  dtsMs: number;
+  ctsMs: number;
+  keyframe: boolean;
+  data: Uint8Array;
+}
+
+interface AudioSample extends WriterSample {
+  dtsMs: number;
+  decodeTime: number;
+}
+
+/**
+ * Remuxes an H.264 + AAC FLV tag stream (as node-media-server delivers it) straight to the events
+ * Fmp4Fragmenter produces from ffmpeg's fMP4: an init segment per codec configuration (versioned by
+ * content hash; `creationTime` makes each session's distinct) and one fragment per GOP (cut at the
+ * next keyframe, or by the duration/size caps as a continuation). Pure and synchronous.
+ *
+ * Timelines: video in 90 kHz ticks from the FLV decode timestamps (each frame lasts until the next);
+ * audio in the AAC sample rate, counted in whole frames (1024 or 960 samples) from the first frame's
+ * timestamp, restarted after a gap. Media before the first keyframe cannot be decoded and is dropped.
+ * A codec other than H.264/AAC, or a publish without video, throws UnsupportedFlvMedia; malformed
+ * tags and codec configurations throw FlvTagError or RangeError.
+ */
+export class FlvToFmp4 {
+  readonly #maxDurationTicks: number;
+  readonly #maxBytes: number;
+  readonly #maxAudioFramesBeforeVideo: number;
+  readonly #creationTime: Date;
+  #avc: AvcConfig | undefined;
+  #aac: AacConfig | undefined;
+  /** Set when the configurations differ from the last init segment: a new one goes out at the next keyframe. */
+  #configChanged = false;
+  #init: { version: string; video: AvcConfig; audio: AacConfig | undefined } | undefined;
+  #metadataSaysNoVideo = false;
+  #audioFramesBeforeVideo = 0;
+  #sequenceNumber = 0;
+  /** Dropped frames: before the first keyframe, or of a track not in the current init. */
+  dropped = 0;
+
+  // The fragment being assembled.
+  #video: WriterSample[] = [];
+  #videoStart = 0;
+  #videoNext = 0;
+  #videoBytes = 0;
+  #startsWithKeyframe = false;
+  #pending: PendingVideo | undefined;
+  #lastVideoDurationMs = FALLBACK_FRAME_MS;
+  #audio: AudioSample[] = [];
+  #audioNext: number | undefined;
+
+  constructor(options: FlvToFmp4Options) {
+    this.#maxDurationTicks =
+      (options.maxFragmentDurationMs ?? FRAGMENTER_DEFAULTS.maxFragmentDurationMs) * TICKS_PER_MS;
+    this.#maxBytes = options.maxFragmentBytes ?? FRAGMENTER_DEFAULTS.maxFragmentBytes;
+    this.#maxAudioFramesBeforeVideo = options.maxAudioFramesBeforeVideo ?? 100;
+    this.#creationTime = options.creationTime;
+  }
+
+  /** True once an init segment went out: from then on this remuxer owns the publish. */
+  get started(): boolean {
+    return this.#init !== undefined;
+  }
+
+  /** Takes one chunk (the FLV header or one tag); returns the events it completes. */
+  push(chunk: Uint8Array): FragmenterEvent[] {
+    const tag = parseFlvChunk(chunk);
+    const events: FragmenterEvent[] = [];
+    switch (tag.kind) {
+      case 'script':
+        // onMetaData of an audio-only publisher names no video codec.
+        if (this.#init === undefined) {
+          const text = Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength);
+          this.#metadataSaysNoVideo = text.includes('onMetaData') && !text.includes('videocodecid');
+        }
+        break;
+      case 'other-video':
+        throw new UnsupportedFlvMedia(`FLV video codec ${tag.codec} is not H.264`);
+      case 'other-audio':
+        throw new UnsupportedFlvMedia(`FLV sound format ${tag.codec} is not AAC`);
+      case 'avc':
+        this.#onVideo(tag, events);
+        break;
+      case 'aac':
+        this.#onAudio(tag);
+        break;
+      default:
+        break;
+    }
+    return events;
+  }
+
+  /** The publish ended: the last fragment, its final frame lasting as long as the one before. */
+  end(): FragmenterEvent[] {
+    const events: FragmenterEvent[] = [];
+    if (this.#pending) this.#appendPending(this.#lastVideoDurationMs);
+    this.#cut(Number.POSITIVE_INFINITY, events);
+    return events;
+  }
+
+  #onVideo(
+    tag: { packetType: number; keyframe: boolean; dtsMs: number; ctsMs: number; data: Uint8Array },
+    events: FragmenterEvent[],
+  ): void {
+    if (tag.packetType === 0) {
+      const avc = parseAvcConfig(Uint8Array.from(tag.data));
+      if (!this.#avc || !sameBytes(this.#avc.record, avc.record)) {
+        this.#avc = avc;
+        this.#configChanged = this.#init !== undefined;
+      }
+      return;
+    }
+    if (tag.packetType !== 1 || tag.data.byteLength === 0) return; // end of sequence, empty frames
+    if (this.#avc === undefined) throw new FlvTagError('H.264 frame before its sequence header');
+    let jump = false;
+    if (this.#pending) {
+      const stepMs = tag.dtsMs - this.#pending.dtsMs;
+      // A long silence (or a clock jump) is a gap in the timeline, not one frame lasting that long.
+      jump = stepMs > TIMESTAMP_JUMP_MS;
+      this.#appendPending(jump ? this.#lastVideoDurationMs : Math.max(1, stepMs));
+    }
+    const cap =
+      this.#video.length > 0 &&
+      (this.#videoNext - this.#videoStart >= this.#maxDurationTicks || this.#videoBytes >= this.#maxBytes);
+    if (tag.keyframe || cap || jump) this.#cut(tag.dtsMs, events);
+    if (jump) this.#videoNext = tag.dtsMs * TICKS_PER_MS;
+    if (tag.keyframe && (this.#init === undefined || this.#configChanged)) this.#emitInit(tag.dtsMs, events);
+    if (this.#init === undefined) {
+      this.dropped += 1;
+      return;
+    }
+    if (this.#video.length === 0) this.#startsWithKeyframe = tag.keyframe;
+    this.#pending = { dtsMs: tag.dtsMs, ctsMs: tag.ctsMs, keyframe: tag.keyframe, data: tag.data };
+  }
+
+  #onAudio(tag: { packetType: number; dtsMs: number; data: Uint8Array }): void {
+    if (tag.packetType === 0) {
+      const aac = parseAacConfig(Uint8Array.from(tag.data));
+      if (!this.#aac || !sameBytes(this.#aac.record, aac.record)) {
+        this.#aac = aac;
+        this.#configChanged = this.#init !== undefined;
+      }
+      return;
+    }
+    if (tag.data.byteLength === 0) return;
+    if (this.#init === undefined) {
+      this.dropped += 1;
+      this.#audioFramesBeforeVideo += this.#avc === undefined ? 1 : 0;
+      if (
+        this.#avc === undefined &&
+        (this.#metadataSaysNoVideo || this.#audioFramesBeforeVideo > this.#maxAudioFramesBeforeVideo)
+      ) {
+        throw new UnsupportedFlvMedia('the publish has no H.264 video');
+      }
+      return;
+    }
+    const aac = this.#init.audio;
+    if (aac === undefined) {
+      this.dropped += 1; // audio whose config came after the init: kept from the next init on
+      return;
+    }
+    const at = Math.round((tag.dtsMs * aac.sampleRateHz) / 1000);
+    const gap = (AUDIO_GAP_MS * aac.sampleRateHz) / 1000;
+    if (this.#audioNext === undefined || at - this.#audioNext > gap) this.#audioNext = at;
+    this.#audio.push({
+      dtsMs: tag.dtsMs,
+      decodeTime: this.#audioNext,
+      durationTicks: aac.samplesPerFrame,
+      compositionOffsetTicks: 0,
+      sync: true,
+      data: tag.data,
+    });
+    this.#audioNext += aac.samplesPerFrame;
+  }
+
+  #appendPending(durationMs: number): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
+    this.#pending = undefined;
+    this.#lastVideoDurationMs = durationMs;
+    if (this.#video.length === 0) this.#videoStart = this.#videoNext;
+    this.#video.push({
+      durationTicks: durationMs * TICKS_PER_MS,
+      compositionOffsetTicks: pending.ctsMs * TICKS_PER_MS,
+      sync: pending.keyframe,
+      data: pending.data,
+    });
+    this.#videoNext += durationMs * TICKS_PER_MS;
+    this.#videoBytes += pending.data.byteLength;
+  }
+
+  #emitInit(dtsMs: number, events: FragmenterEvent[]): void {
+    const video = this.#avc;
+    if (video === undefined) return;
+    const audio = this.#aac;
+    const tracks: WriterTrack[] = [
+      { kind: 'video', trackId: VIDEO_TRACK_ID, timescale: VIDEO_TIMESCALE, avc: video },
+    ];
+    if (audio)
+      tracks.push({ kind: 'audio', trackId: AUDIO_TRACK_ID, timescale: audio.sampleRateHz, aac: audio });
+    const bytes = writeInitSegment(tracks, this.#creationTime);
+    const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    if (this.#init === undefined) this.#videoNext = dtsMs * TICKS_PER_MS;
+    if (this.#init?.audio !== audio) {
+      // Queued frames were coded for the previous configuration.
+      this.dropped += this.#audio.length;
+      this.#audio = [];
+      this.#audioNext = undefined;
+    }
+    this.#init = { version, video, audio };
+    this.#configChanged = false;
+    events.push({ type: 'init', version, bytes, tracks: describeInitSegment(bytes) });
+  }
+
+  /** Emits the open fragment with the audio that precedes `beforeDtsMs`. */
+  #cut(beforeDtsMs: number, events: FragmenterEvent[]): void {
+    const init = this.#init;
+    if (init === undefined || this.#video.length === 0) return;
+    let audioCount = 0;
+    while (audioCount < this.#audio.length && (this.#audio[audioCount]?.dtsMs ?? 0) < beforeDtsMs)
+      audioCount += 1;
+    const audio = this.#audio.splice(0, audioCount);
+    const video = this.#video;
+    const videoRun: WriterRun = {
+      trackId: VIDEO_TRACK_ID,
+      baseMediaDecodeTime: this.#videoStart,
+      compositionOffsets: true,
+      samples: video,
+    };
+    const runs = [videoRun];
+    const tracks: FragmentTrack[] = [
+      {
+        trackId: VIDEO_TRACK_ID,
+        timescale: VIDEO_TIMESCALE,
+        baseMediaDecodeTime: this.#videoStart,
+        durationTicks: this.#videoNext - this.#videoStart,
+        sampleCount: video.length,
+      },
+    ];
+    const first = audio[0];
+    if (first !== undefined && init.audio !== undefined) {
+      runs.push({
+        trackId: AUDIO_TRACK_ID,
+        baseMediaDecodeTime: first.decodeTime,
+        compositionOffsets: false,
+        samples: audio,
+      });
+      tracks.push({
+        trackId: AUDIO_TRACK_ID,
+        timescale: init.audio.sampleRateHz,
+        baseMediaDecodeTime: first.decodeTime,
+        durationTicks: audio.reduce((sum, sample) => sum + sample.durationTicks, 0),
+        sampleCount: audio.length,
+      });
+    }
+    this.#sequenceNumber += 1;
+    const bytes = writeFragment(this.#sequenceNumber, runs);
+    const event: FragmentEvent = {
+      type: 'fragment',
+      initVersion: init.version,
+      bytes,
+      byteLength: bytes.byteLength,
+      sequenceNumber: this.#sequenceNumber,
+      startDecodeTimeMs: this.#videoStart / TICKS_PER_MS,
+      durationMs: (this.#videoNext - this.#videoStart) / TICKS_PER_MS,
+      startsWithKeyframe: this.#startsWithKeyframe,
+      sampleCount: video.length + audio.length,
+      tracks,
+    };
+    events.push(event);
+    this.#video = [];
+    this.#videoBytes = 0;
+  }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
+}
