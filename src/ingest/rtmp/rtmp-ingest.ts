@@ -24,13 +24,13 @@ export interface RtmpIngestOptions {
   /** An accepted publisher that sends nothing this long is closed; default 20 000 ms. */
   idleTimeoutMs?: number;
   /**
-   * An admitted publish whose media gives no init segment this long is closed (ffmpeg would keep
-   * probing undecodable input while the publisher streams on); default 15 000 ms.
+   * An admitted publish whose media gives no init segment this long is closed (no keyframe, or
+   * input ffmpeg keeps probing while the publisher streams on); default 15 000 ms.
    */
   mediaStartTimeoutMs?: number;
   /** PublishGate.authorize() taking longer refuses the publisher; default 5000 ms. */
   authorizeTimeoutMs?: number;
-  /** FLV bytes buffered for ffmpeg beyond which the publisher is closed; default 32 MiB. */
+  /** Media waiting for the sink (or FLV for an ffmpeg remux) beyond which the publisher is closed; default 32 MiB. */
   maxInputBacklogBytes?: number;
   /** Time stop() lets running publishes deliver their last fragment; default 5000 ms. */
   stopGraceMs?: number;
@@ -57,9 +57,9 @@ function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): P
 
 /**
  * RTMP ingest: publishers push to `rtmp://host:port/live/<StreamName>?key=<token>`; the PublishGate
- * admits or refuses each; an admitted publish is remuxed (`ffmpeg -c copy`) to fMP4, cut into init
- * segments and per-GOP fragments, and handed to the FragmentSink in order. The publish ends when the
- * publisher's socket closes; its last GOP is delivered then.
+ * admits or refuses each; an admitted publish is remuxed to fMP4 (in process for H.264/AAC, else by
+ * `ffmpeg -c copy`), cut into init segments and per-GOP fragments, and handed to the FragmentSink in
+ * order. The publish ends when the publisher's socket closes; its last GOP is delivered then.
  */
 export class RtmpIngest {
   readonly #options: RtmpIngestOptions;
