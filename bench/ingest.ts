@@ -1,7 +1,8 @@
 // RTMP ingest benchmark: N concurrent ffmpeg publishers (720p30 H.264 2 s GOP + AAC, `-c copy`, `-re`)
 // into the gateway (child process, private redis-server), and in the same run a peer of N bare
 // `ffmpeg -c copy` remuxes of the same file to fragmented MP4 on /dev/null. Measures, over the steady
-// part of each run: gateway CPU (node process + its ffmpeg remux children) and RSS per stream,
+// part of each run: gateway CPU (node process, which remuxes H.264/AAC FLV itself, + any ffmpeg
+// remux children it starts for other codecs) and RSS per stream,
 // fragment server-timestamp-to-visible-in-ListFragments latency, fragments received vs expected.
 // Prints one JSON document on stdout.
 // Usage: npx tsx bench/ingest.ts [--streams 1,5,10,20] [--seconds 20] [--bare-seconds 10]
@@ -82,7 +83,7 @@ async function procSample(pid: number): Promise<ProcSample | null> {
   }
 }
 
-/** Direct ffmpeg children of a process (the gateway's per-publish remuxers; not tsx's esbuild). */
+/** Direct ffmpeg children of a process (remuxers of non-H.264/AAC publishes, RTSP pulls; not tsx's esbuild). */
 async function ffmpegChildrenOf(ppid: number): Promise<number[]> {
   const out: number[] = [];
   for (const name of await readdir('/proc')) {
@@ -668,10 +669,10 @@ try {
         runs,
         goals,
         notes: [
-          'CPU: /proc/<pid>/stat utime+stime over the steady window; 100 = one core. gateway = the node process plus its direct children (the per-publish ffmpeg -c copy remuxers, found by PPID). Publishers (ffmpeg -re) and redis are reported separately and not charged to the gateway.',
+          'CPU: /proc/<pid>/stat utime+stime over the steady window; 100 = one core. gateway = the node process (H.264/AAC publishes are remuxed in process) plus any direct ffmpeg children (remuxers for other codecs, found by PPID; none for this source). Publishers (ffmpeg -re) and redis are reported separately and not charged to the gateway.',
           'RSS: mean over the window of (gateway node + its children) RSS, minus the idle gateway RSS, divided by N.',
-          'indexLatencyMs (the goal figure): ServerTimestamp is stamped by the archive writer when it accepts the complete fragment from the fragmenter (after the next keyframe reached the gateway and its ffmpeg remuxed the GOP); indexed = the redis keyspace notification of the by-server-time ZADD (one MULTI with the metadata hash, after the sealed object was stored), received by this process. Same host clock for both. It does not include the time from the GOP end on the publisher to ServerTimestamp (RTMP + ffmpeg remux + fragmenter).',
-          'listFragmentsPollLatencyMs (off unless --poll-ms > 0): ServerTimestamp is stamped by the archive writer when it accepts the complete fragment from the fragmenter (i.e. after the next keyframe reached the gateway and ffmpeg remuxed it); indexed = first ListFragments poll (every poll-ms on latency-streams streams) that lists it. upperBound = that poll response time - ServerTimestamp; lowerBound = send time of the previous poll that did not list it - ServerTimestamp. Same host clock for both.',
+          'indexLatencyMs (the goal figure): ServerTimestamp is stamped by the archive writer when it accepts the complete fragment from the fragmenter (after the next keyframe reached the gateway and closed the GOP); indexed = the redis keyspace notification of the by-server-time ZADD (one MULTI with the metadata hash, after the sealed object was stored), received by this process. Same host clock for both. It does not include the time from the GOP end on the publisher to ServerTimestamp (RTMP + remux).',
+          'listFragmentsPollLatencyMs (off unless --poll-ms > 0): ServerTimestamp is stamped by the archive writer when it accepts the complete fragment from the fragmenter (i.e. after the next keyframe reached the gateway); indexed = first ListFragments poll (every poll-ms on latency-streams streams) that lists it. upperBound = that poll response time - ServerTimestamp; lowerBound = send time of the previous poll that did not list it - ServerTimestamp. Same host clock for both.',
           'The latency poller adds its ListFragments load to the gateway CPU; pollerOnlyGatewayCpuPercent is that load measured alone (same rate, idle streams, 4 s) and the ExclPoller fields subtract it (approximate: lists of idle streams are empty).',
           'gatewayOverheadRatio is computed from gatewayCpuPercentPerStream (poller included, if on); goals use the ExclPoller ratio (equal when the poller is off).',
           'All N publishers start together from the same file, so their GOP boundaries (and fragment writes) coincide across streams: a worst-case burst. The first and last fragment of each stream (connect, and every publisher ending at once) carry the index-latency tail; steadyWindow* excludes them.',
