@@ -63,7 +63,7 @@ interface AudioSample extends WriterSample {
  * audio in the AAC sample rate, counted in whole frames (1024 or 960 samples) from the first frame's
  * timestamp, restarted after a gap. Media before the first keyframe cannot be decoded and is dropped.
  * A codec other than H.264/AAC, or a publish without video, throws UnsupportedFlvMedia; malformed
- * tags and codec configurations throw FlvTagError or RangeError.
+ * tags, codec configurations and NAL unit framing throw FlvTagError or RangeError.
  */
 export class FlvToFmp4 {
   readonly #maxDurationTicks: number;
@@ -154,7 +154,11 @@ export class FlvToFmp4 {
       return;
     }
     if (tag.packetType !== 1 || tag.data.byteLength === 0) return; // end of sequence, empty frames
-    if (this.#avc === undefined) throw new FlvTagError('H.264 frame before its sequence header');
+    if (this.#avc === undefined) {
+      this.dropped += 1; // undecodable until the sequence header comes
+      return;
+    }
+    checkNalFraming(tag.data, this.#avc.nalLengthSize);
     let jump = false;
     if (this.#pending) {
       const stepMs = tag.dtsMs - this.#pending.dtsMs;
@@ -313,6 +317,21 @@ export class FlvToFmp4 {
     events.push(event);
     this.#video = [];
     this.#videoBytes = 0;
+  }
+}
+
+/** A sample is NAL units, each behind a big-endian length: the lengths must add up to the sample. */
+function checkNalFraming(sample: Uint8Array, lengthSize: number): void {
+  let at = 0;
+  while (at < sample.byteLength) {
+    if (at + lengthSize > sample.byteLength)
+      throw new FlvTagError('H.264 frame ends inside a NAL unit length');
+    let length = 0;
+    for (let i = 0; i < lengthSize; i += 1) length = length * 256 + (sample[at + i] ?? 0);
+    at += lengthSize + length;
+    if (at > sample.byteLength) {
+      throw new FlvTagError('H.264 frame has a NAL unit length past the end of the frame');
+    }
   }
 }
 
