@@ -40,6 +40,9 @@ const FALLBACK_FRAME_MS = 33;
 const TIMESTAMP_JUMP_MS = 5000;
 /** An audio timestamp this far ahead of the running sample count restarts the count (a gap). */
 const AUDIO_GAP_MS = 100;
+/** FLV SoundFormat of AAC and CodecID of H.264, as onMetaData's audiocodecid/videocodecid name them. */
+const SOUND_FORMAT_AAC = 10;
+const VIDEO_CODEC_AVC = 7;
 
 interface PendingVideo {
   dtsMs: number;
@@ -115,6 +118,17 @@ export class FlvToFmp4 {
         if (this.#init === undefined) {
           const text = Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength);
           this.#metadataSaysNoVideo = text.includes('onMetaData') && !text.includes('videocodecid');
+          // A publisher's first audio tag may come after the first keyframe (ffmpeg interleaves by
+          // time, and MP3 has no sequence header to come first): the codecs onMetaData names are
+          // known before any init, while the publish can still go to ffmpeg.
+          const audioCodec = metadataNumber(text, 'audiocodecid');
+          if (audioCodec !== undefined && audioCodec !== SOUND_FORMAT_AAC) {
+            throw new UnsupportedFlvMedia(`FLV sound format ${audioCodec} (onMetaData) is not AAC`);
+          }
+          const videoCodec = metadataNumber(text, 'videocodecid');
+          if (videoCodec !== undefined && videoCodec !== VIDEO_CODEC_AVC) {
+            throw new UnsupportedFlvMedia(`FLV video codec ${videoCodec} (onMetaData) is not H.264`);
+          }
         }
         break;
       case 'other-video':
@@ -333,6 +347,15 @@ function checkNalFraming(sample: Uint8Array, lengthSize: number): void {
       throw new FlvTagError('H.264 frame has a NAL unit length past the end of the frame');
     }
   }
+}
+
+/** A number property of an AMF0 onMetaData body: the key, then marker 0x00 and a big-endian double. */
+function metadataNumber(body: Buffer, key: string): number | undefined {
+  const at = body.indexOf(key);
+  if (at < 0) return undefined;
+  const marker = at + key.length;
+  if (body[marker] !== 0x00 || marker + 9 > body.byteLength) return undefined;
+  return body.readDoubleBE(marker + 1);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

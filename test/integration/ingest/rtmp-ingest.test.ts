@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type FragmentSink,
@@ -103,6 +105,8 @@ function publish(
   token: string,
   seconds: number,
   videoCodec: 'libx264' | 'flv1' = 'libx264',
+  audioCodec: 'aac' | 'libmp3lame' = 'aac',
+  onSpawn?: (child: ChildProcess) => void,
 ): Promise<number | null> {
   const url = `rtmp://127.0.0.1:${port}/live/${streamName}?key=${token}`;
   const child = spawn(
@@ -112,18 +116,19 @@ function publish(
       ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30', '-f', 'lavfi', '-i', 'sine'],
       ...['-t', String(seconds), '-c:v', videoCodec, '-g', '60', '-pix_fmt', 'yuv420p'],
       ...(videoCodec === 'libx264' ? ['-preset', 'veryfast'] : []),
-      ...['-c:a', 'aac', '-f', 'flv', url],
+      ...['-c:a', audioCodec, ...(audioCodec === 'libmp3lame' ? ['-ar', '44100'] : []), '-f', 'flv', url],
     ],
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
   children.add(child);
+  onSpawn?.(child);
   return new Promise((resolve) => child.once('close', (code) => resolve(code)));
 }
 
 async function startIngest(
   sink: FragmentSink,
   gate: PublishGate,
-  extra: { admissionTimeoutMs?: number; mediaStartTimeoutMs?: number } = {},
+  extra: { admissionTimeoutMs?: number; mediaStartTimeoutMs?: number; logger?: typeof logger } = {},
 ): Promise<{ ingest: RtmpIngest; port: number }> {
   const port = await freePort();
   const storeDir = await mkdtemp(join(tmpdir(), 'sg-rtmp-'));
@@ -143,6 +148,34 @@ async function startIngest(
   });
   await ingest.start();
   return { ingest, port };
+}
+
+/** A logger at info level whose records (parsed JSON) are kept for the test to look at. */
+function recordingLogger(): { logger: typeof logger; records: Record<string, unknown>[] } {
+  const records: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') records.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      callback();
+    },
+  });
+  return { logger: createLogger({ level: 'info', destination }), records };
+}
+
+/** Pids of this process's live children running ffmpeg (from /proc/<pid>/stat: comm, ppid). */
+async function ffmpegChildren(): Promise<number[]> {
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const match = /^(\d+) \((.*)\) (\S) (\d+)/.exec(stat);
+    if (match && match[2] === 'ffmpeg' && match[3] !== 'Z' && Number(match[4]) === process.pid) {
+      pids.push(Number(match[1]));
+    }
+  }
+  return pids;
 }
 
 /** Resolves when the server closes `socket`. */
@@ -378,6 +411,94 @@ describe('RtmpIngest', () => {
     expect(await publish(port, 'cam1', publishToken(secret, 'cam1'), 20)).not.toBe(0);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(sink.inits('cam1')).toHaveLength(1);
+  }, 30_000);
+
+  it('remuxes an H.264 + AAC publish in process: avc1 + mp4a.40.2, no ffmpeg child', async () => {
+    const sink = new CollectingSink();
+    const { logger: recording, records } = recordingLogger();
+    const { port } = await startIngest(sink, new TestGate(['cam1']), { logger: recording });
+    const publishers = new Set<number>();
+    const publisher = publish(port, 'cam1', publishToken(secret, 'cam1'), 4, 'libx264', 'aac', (child) => {
+      if (child.pid !== undefined) publishers.add(child.pid);
+    });
+    // While the publish runs, the only ffmpeg children of this process are the publisher itself.
+    const seen = new Set<number>();
+    let running = true;
+    const watching = (async () => {
+      while (running) {
+        for (const pid of await ffmpegChildren()) seen.add(pid);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    })();
+    expect(await publisher).toBe(0);
+    await expect
+      .poll(() => sink.fragments('cam1').reduce((sum, f) => sum + f.durationMs, 0), { timeout: 10_000 })
+      .toBeGreaterThan(3800);
+    running = false;
+    await watching;
+    expect(publishers.size).toBe(1);
+    expect([...seen].filter((pid) => !publishers.has(pid))).toEqual([]);
+    expect(records.some((record) => record.msg === 'publish remuxed by ffmpeg')).toBe(false);
+
+    const inits = sink.inits('cam1');
+    expect(inits).toHaveLength(1);
+    expect(inits[0]?.tracks.map((track) => track.codec)).toEqual([
+      expect.stringMatching(/^avc1\.[0-9a-f]{6}$/),
+      'mp4a.40.2',
+    ]);
+    // The in-process remuxer's layout: video at 90 kHz, audio at its sample rate.
+    expect(inits[0]?.tracks.map((track) => track.timescale)).toEqual([90_000, 44_100]);
+    const fragments = sink.fragments('cam1');
+    expect(fragments).toHaveLength(2);
+    expect(fragments.every((f) => f.startsWithKeyframe && f.initVersion === inits[0]?.version)).toBe(true);
+  }, 30_000);
+
+  it('hands an H.264 + MP3 publish to ffmpeg, which archives it with its MP3 track', async () => {
+    const sink = new CollectingSink();
+    const { logger: recording, records } = recordingLogger();
+    const { port } = await startIngest(sink, new TestGate(['cam1']), { logger: recording });
+    const publishers = new Set<number>();
+    const publisher = publish(
+      port,
+      'cam1',
+      publishToken(secret, 'cam1'),
+      4,
+      'libx264',
+      'libmp3lame',
+      (child) => {
+        if (child.pid !== undefined) publishers.add(child.pid);
+      },
+    );
+    // The fallback is a real ffmpeg child of this process, besides the publisher.
+    await expect
+      .poll(async () => (await ffmpegChildren()).filter((pid) => !publishers.has(pid)).length, {
+        timeout: 10_000,
+      })
+      .toBe(1);
+    expect(await publisher).toBe(0);
+    await expect
+      .poll(() => sink.fragments('cam1').reduce((sum, f) => sum + f.durationMs, 0), { timeout: 10_000 })
+      .toBeGreaterThan(3800);
+    const fallback = records.find((record) => record.msg === 'publish remuxed by ffmpeg');
+    expect(String(fallback?.reason)).toMatch(/sound format 2/);
+
+    const inits = sink.inits('cam1');
+    expect(inits).toHaveLength(1);
+    expect(inits[0]?.tracks).toEqual([
+      expect.objectContaining({
+        kind: 'video',
+        codec: expect.stringMatching(/^avc1\./),
+        width: 640,
+        height: 360,
+      }),
+      expect.objectContaining({ kind: 'audio', codec: 'mp4a.6b', sampleRateHz: 44_100 }),
+    ]);
+    const fragments = sink.fragments('cam1');
+    expect(fragments).toHaveLength(2);
+    expect(fragments.every((f) => f.startsWithKeyframe && f.initVersion === inits[0]?.version)).toBe(true);
+    expect(
+      fragments.every((f) => f.tracks.some((track) => track.trackId === inits[0]?.tracks[1]?.trackId)),
+    ).toBe(true);
   }, 30_000);
 
   it('refuses to start on a taken port instead of exiting the process', async () => {
