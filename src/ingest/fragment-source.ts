@@ -87,21 +87,28 @@ export class FfmpegFragmentSource implements FragmentSource {
   }
 }
 
-/** FLV held for a possible ffmpeg fallback until the remuxer has committed; beyond it, no fallback. */
-const MAX_HELD_BYTES = 8 * 1024 * 1024;
+/**
+ * FLV held for a possible ffmpeg fallback until the first fragment is complete; past it, no fallback.
+ * The held tags are the ones the remuxer keeps for that GOP anyway: no extra copy.
+ */
+const MAX_HELD_BYTES = 32 * 1024 * 1024;
 
 /**
  * An RTMP publish's FLV tags (one per chunk, as node-media-server delivers them), remuxed in process
  * by FlvToFmp4 when they are H.264 + AAC (what OBS and ffmpeg send by default): no child process, no
- * pipe, one copy of the media. Anything else (enhanced-RTMP HEVC/AV1, MP3, audio-only...) is found
- * before the first init segment, and the publish is handed, from its first byte, to ffmpeg.
+ * pipe, one copy of the media. Anything else (enhanced-RTMP HEVC/AV1, MP3, audio-only...) shows in
+ * onMetaData or in the first GOP: the remuxer's events are held back until its first fragment is
+ * complete, so until then the publish can still be handed, from its first byte, to ffmpeg (an MP3
+ * track has no sequence header and may start after the first keyframe).
  */
 export class FlvFragmentSource implements FragmentSource {
   readonly #remuxer: FlvToFmp4;
   readonly #startFallback: () => FfmpegFragmentSource;
   readonly #maxBacklogBytes: number;
+  /** Input kept for a fallback, and the remuxer's events held back, until the first fragment. */
   #held: Buffer[] | undefined = [];
   #heldBytes = 0;
+  #heldEvents: FragmenterEvent[] = [];
   #queue: FragmenterEvent[][] = [];
   #queuedBytes = 0;
   #wake: (() => void) | undefined;
@@ -155,8 +162,14 @@ export class FlvFragmentSource implements FragmentSource {
       this.#fail(error);
       return true;
     }
-    if (this.#remuxer.started || this.#heldBytes > MAX_HELD_BYTES) this.#held = undefined;
-    this.#enqueue(events);
+    if (this.#held === undefined) {
+      this.#enqueue(events);
+    } else {
+      this.#heldEvents.push(...events);
+      if (events.some((event) => event.type === 'fragment') || this.#heldBytes > MAX_HELD_BYTES) {
+        this.#commit();
+      }
+    }
     return this.#queuedBytes <= this.#maxBacklogBytes;
   }
 
@@ -169,7 +182,9 @@ export class FlvFragmentSource implements FragmentSource {
     this.#inputEnded = true;
     if (!this.#aborted && !this.#failure) {
       try {
-        this.#enqueue(this.#remuxer.end());
+        const last = this.#remuxer.end();
+        this.#commit();
+        this.#enqueue(last);
       } catch (error) {
         this.#fail(error);
       }
@@ -217,6 +232,13 @@ export class FlvFragmentSource implements FragmentSource {
     });
   }
 
+  /** The remuxer owns the publish from here: no fallback, held events go out. */
+  #commit(): void {
+    this.#held = undefined;
+    this.#enqueue(this.#heldEvents);
+    this.#heldEvents = [];
+  }
+
   #enqueue(events: FragmenterEvent[]): void {
     if (events.length === 0) return;
     this.#queue.push(events);
@@ -245,6 +267,7 @@ export class FlvFragmentSource implements FragmentSource {
     this.#onFallback?.(reason);
     for (const chunk of this.#held ?? []) fallback.flags.push(chunk);
     this.#held = undefined;
+    this.#heldEvents = []; // the remuxer's init for a publish it cannot finish
     this.#wake?.();
     return fallback.writable;
   }
