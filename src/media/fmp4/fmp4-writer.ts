@@ -1,5 +1,6 @@
 import type { AacConfig } from '../codecs/aac-config.ts';
 import type { AvcConfig } from '../codecs/avc-config.ts';
+import { concat } from './box-view.ts';
 
 // Writes fragmented MP4 (ISO/IEC 14496-12): an init segment (ftyp + moov with mvex) for H.264/AAC
 // tracks, and moof+mdat fragments. The layout is the one Fmp4Fragmenter reads and ffmpeg's
@@ -55,19 +56,9 @@ function zeros(n: number): Uint8Array {
   return new Uint8Array(n);
 }
 
-function join(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
-}
-
 function box(type: string, ...payload: Uint8Array[]): Uint8Array {
-  const body = join(payload);
-  return join([u32(8 + body.byteLength), ascii(type), body]);
+  const body = concat(payload);
+  return concat([u32(8 + body.byteLength), ascii(type), body]);
 }
 
 function fullBox(type: string, version: number, flags: number, ...payload: Uint8Array[]): Uint8Array {
@@ -75,7 +66,7 @@ function fullBox(type: string, version: number, flags: number, ...payload: Uint8
 }
 
 /** The unity matrix of mvhd/tkhd. */
-const MATRIX = join([
+const MATRIX = concat([
   u32(0x0001_0000),
   u32(0),
   u32(0),
@@ -89,16 +80,16 @@ const MATRIX = join([
 
 /** An MPEG-4 descriptor (ISO/IEC 14496-1 §8.3.3): tag, expandable size, payload. */
 function descriptor(tag: number, ...payload: Uint8Array[]): Uint8Array {
-  const body = join(payload);
+  const body = concat(payload);
   const size: number[] = [];
   let n = body.byteLength;
   size.unshift(n & 0x7f);
   for (n >>>= 7; n > 0; n >>>= 7) size.unshift((n & 0x7f) | 0x80);
-  return join([u8(tag, ...size), body]);
+  return concat([u8(tag, ...size), body]);
 }
 
 function sampleEntry(track: WriterTrack): Uint8Array {
-  const sampleEntryHeader = join([zeros(6), u16(1)]); // reserved, data_reference_index
+  const sampleEntryHeader = concat([zeros(6), u16(1)]); // reserved, data_reference_index
   if (track.kind === 'video') {
     const { width, height } = track.avc.sps;
     const compressorName = zeros(32);
@@ -230,7 +221,7 @@ export function writeInitSegment(tracks: readonly WriterTrack[], creationTime: D
     'mvex',
     ...tracks.map((track) => fullBox('trex', 0, 0, u32(track.trackId), u32(1), u32(0), u32(0), u32(0))),
   );
-  return join([ftyp, box('moov', mvhd, ...tracks.map((track) => trak(track, created)), mvex)]);
+  return concat([ftyp, box('moov', mvhd, ...tracks.map((track) => trak(track, created)), mvex)]);
 }
 
 const MFHD_BYTES = 16;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlvFragmentSource } from '../../../src/ingest/fragment-source.ts';
 import type { FragmenterEvent, InitEvent } from '../../../src/media/fmp4/index.ts';
+import { flvChunks } from '../../support/flv.ts';
 
 // FlvFragmentSource decides between the in-process remuxer and an ffmpeg child from what the publish
 // carries. An MP3 track has no sequence header and ffmpeg writes tags in time order, so the first MP3
@@ -20,17 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** An FLV file as node-media-server hands it over: the 13-byte header, then one tag per chunk. */
-function flvChunks(file: Buffer): Buffer[] {
-  const out = [file.subarray(0, 13)];
-  for (let at = 13; at + 11 <= file.length; ) {
-    const size = file.readUIntBE(at + 1, 3);
-    out.push(file.subarray(at, at + 11 + size + 4));
-    at += 11 + size + 4;
-  }
-  return out;
-}
 
 async function encodeFlv(name: string, audioArgs: string[]): Promise<Buffer[]> {
   const file = join(dir, name);

@@ -8,6 +8,7 @@ import { parseAvcConfig } from '../../../src/media/codecs/avc-config.ts';
 import { parseFlvChunk } from '../../../src/media/flv/flv-tag.ts';
 import { FlvToFmp4 } from '../../../src/media/flv/flv-to-fmp4.ts';
 import type { FragmentEvent, FragmenterEvent, InitEvent } from '../../../src/media/fmp4/index.ts';
+import { flvChunks } from '../../support/flv.ts';
 
 // FlvToFmp4 against ffmpeg itself: a real libx264 Main-profile encode with B-frames (negative and
 // positive composition offsets) + AAC 48 kHz stereo is remuxed in process, and ffprobe/ffmpeg judge the
@@ -57,16 +58,6 @@ async function packetPts(file: string, stream: 'v:0' | 'a:0'): Promise<number[]>
     .filter((line) => line !== '' && line !== 'N/A')
     .map(Number)
     .sort((a, b) => a - b);
-}
-
-function flvChunks(flv: Uint8Array): Uint8Array[] {
-  const chunks = [flv.subarray(0, 13)];
-  for (let offset = 13; offset < flv.byteLength; ) {
-    const size = ((flv[offset + 1] ?? 0) << 16) | ((flv[offset + 2] ?? 0) << 8) | (flv[offset + 3] ?? 0);
-    chunks.push(flv.subarray(offset, offset + 11 + size + 4));
-    offset += 11 + size + 4;
-  }
-  return chunks;
 }
 
 function remux(flv: Uint8Array): { events: FragmenterEvent[]; dropped: number } {

@@ -18,6 +18,7 @@ import {
   fromHex,
   SPS_SAMPLES,
 } from '../../support/codec-samples.ts';
+import { flvChunks } from '../../support/flv.ts';
 
 // The fixture is H.264 Constrained Baseline 320x240 15 fps (GOP 15: keyframes at 64 ms and 1064 ms in
 // its FLV) + AAC-LC 16 kHz mono, 2 s (media-fixtures/README.md). node-media-server hands a subscriber
@@ -28,17 +29,7 @@ const fixture = new Uint8Array(
 );
 const creationTime = new Date('2024-01-02T03:04:05Z');
 
-function flvChunks(flv: Uint8Array): Uint8Array[] {
-  const chunks = [flv.subarray(0, 13)];
-  for (let offset = 13; offset < flv.byteLength; ) {
-    const size = ((flv[offset + 1] ?? 0) << 16) | ((flv[offset + 2] ?? 0) << 8) | (flv[offset + 3] ?? 0);
-    chunks.push(flv.subarray(offset, offset + 11 + size + 4));
-    offset += 11 + size + 4;
-  }
-  return chunks;
-}
-
-const chunks = flvChunks(fixture);
+const chunks: Uint8Array[] = flvChunks(fixture);
 
 /** One FLV tag chunk: 11-byte header, body, PreviousTagSize. */
 function flvTag(type: number, dtsMs: number, body: Uint8Array): Uint8Array {
