@@ -11,10 +11,15 @@ export interface RtmpPublisher {
 
 /**
  * `ffmpeg -re` of `seconds` of 640x360 30 fps test pattern (libx264, keyframe every `gopSeconds`) and a
- * sine tone (AAC) to `url` (rtmp://host:port/live/<StreamName>?key=<token>).
+ * sine tone (AAC) to `url` (rtmp://host:port/live/<StreamName>?key=<token>). Without B-frames
+ * (`-tune zerolatency`) unless `bFrames`: then High profile with 2 B-frames, as OBS's x264 defaults.
  */
-export function publishRtmp(url: string, options: { seconds: number; gopSeconds?: number }): RtmpPublisher {
+export function publishRtmp(
+  url: string,
+  options: { seconds: number; gopSeconds?: number; bFrames?: boolean },
+): RtmpPublisher {
   const gop = String(Math.round((options.gopSeconds ?? 2) * 30));
+  const profile = options.bFrames ? ['-profile:v', 'high', '-bf', '2'] : ['-tune', 'zerolatency'];
   const child: ChildProcess = spawn(
     '/usr/bin/ffmpeg',
     [
@@ -22,7 +27,7 @@ export function publishRtmp(url: string, options: { seconds: number; gopSeconds?
       ...['-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30'],
       ...['-f', 'lavfi', '-i', 'sine'],
       ...['-t', String(options.seconds)],
-      ...['-c:v', 'libx264', '-preset', 'veryfast', '-tune', 'zerolatency', '-g', gop, '-keyint_min', gop],
+      ...['-c:v', 'libx264', '-preset', 'veryfast', ...profile, '-g', gop, '-keyint_min', gop],
       ...['-sc_threshold', '0', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-f', 'flv', url],
     ],
     { stdio: 'ignore' },

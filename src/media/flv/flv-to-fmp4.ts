@@ -94,6 +94,8 @@ export class FlvToFmp4 {
   #lastVideoDurationMs = FALLBACK_FRAME_MS;
   #audio: AudioSample[] = [];
   #audioNext: number | undefined;
+  /** FLV time (ms) of the keyframe the audio track's current init started at. */
+  #audioStartMs = 0;
 
   constructor(options: FlvToFmp4Options) {
     this.#maxDurationTicks =
@@ -221,17 +223,30 @@ export class FlvToFmp4 {
       return;
     }
     const at = Math.round((tag.dtsMs * aac.sampleRateHz) / 1000);
-    const gap = (AUDIO_GAP_MS * aac.sampleRateHz) / 1000;
-    if (this.#audioNext === undefined || at - this.#audioNext > gap) this.#audioNext = at;
+    let decodeTime = this.#audioNext ?? at;
+    let durationTicks = aac.samplesPerFrame;
+    if (this.#audioNext === undefined) {
+      // The track's first frame: encoders start audio a little after the first video frame (AAC
+      // priming). It is stretched back to the video's start, as ffmpeg's mp4 muxer does, so the
+      // audio and video ranges a player buffers begin together: a hole there stalls MSE players
+      // at every session boundary.
+      const videoStart = Math.round((this.#audioStartMs * aac.sampleRateHz) / 1000);
+      if (at > videoStart && at - videoStart < aac.sampleRateHz) {
+        decodeTime = videoStart;
+        durationTicks += at - videoStart;
+      }
+    } else if (at - this.#audioNext > (AUDIO_GAP_MS * aac.sampleRateHz) / 1000) {
+      decodeTime = at; // a gap in the audio: the count restarts at the frame's timestamp
+    }
     this.#audio.push({
       dtsMs: tag.dtsMs,
-      decodeTime: this.#audioNext,
-      durationTicks: aac.samplesPerFrame,
+      decodeTime,
+      durationTicks,
       compositionOffsetTicks: 0,
       sync: true,
       data: tag.data,
     });
-    this.#audioNext += aac.samplesPerFrame;
+    this.#audioNext = decodeTime + durationTicks;
   }
 
   #appendPending(durationMs: number): void {
@@ -267,6 +282,7 @@ export class FlvToFmp4 {
       this.dropped += this.#audio.length;
       this.#audio = [];
       this.#audioNext = undefined;
+      this.#audioStartMs = dtsMs;
     }
     this.#init = { version, video, audio };
     this.#configChanged = false;

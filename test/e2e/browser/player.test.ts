@@ -48,13 +48,10 @@ async function createStream(prefix: string): Promise<string> {
   return name;
 }
 
-function publish(name: string, seconds: number): RtmpPublisher {
+function publish(name: string, seconds: number, bFrames = false): RtmpPublisher {
   const publisher = publishRtmp(
     `rtmp://127.0.0.1:${rtmpPort}/live/${name}?key=${publishToken(SECRET, name)}`,
-    {
-      seconds,
-      gopSeconds: 1,
-    },
+    { seconds, gopSeconds: 1, bFrames },
   );
   publishers.push(publisher);
   return publisher;
@@ -127,10 +124,12 @@ describe('player page (Chromium + hls.js)', () => {
     await page.close();
   });
 
-  it('plays an ON_DEMAND range that spans a publisher reconnect to its end', async () => {
+  it('plays an ON_DEMAND range that spans a publisher reconnect (with new encoder settings) to its end', async () => {
     const name = await createStream('vod');
     await publish(name, 5).exited;
-    await publish(name, 5).exited;
+    // The publisher comes back as OBS's x264 defaults would: High profile with B-frames, so the
+    // second session's fragments carry composition offsets.
+    await publish(name, 5, true).exited;
     await expect
       .poll(async () => (await recentFragments(media, name)).length, { timeout: 20_000, interval: 250 })
       .toBeGreaterThanOrEqual(8);
