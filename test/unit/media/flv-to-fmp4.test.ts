@@ -70,6 +70,18 @@ function remux(input: Uint8Array[], options: Partial<FlvToFmp4Options> = {}) {
   return { remuxer, events };
 }
 
+/** What remuxing `input` to its end throws, if anything. */
+function errorOf(input: Uint8Array[]): unknown {
+  const remuxer = new FlvToFmp4({ creationTime });
+  try {
+    for (const chunk of input) remuxer.push(chunk);
+    remuxer.end();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
 const inits = (events: FragmenterEvent[]) => events.filter((e): e is InitEvent => e.type === 'init');
 const fragments = (events: FragmenterEvent[]) =>
   events.filter((e): e is FragmentEvent => e.type === 'fragment');
@@ -300,19 +312,8 @@ describe('FlvToFmp4 on media it does not remux', () => {
   const [header, script, avcHeader] = chunks;
   const head = [header ?? new Uint8Array(), script ?? new Uint8Array(), avcHeader ?? new Uint8Array()];
 
-  function firstError(input: Uint8Array[]): unknown {
-    const remuxer = new FlvToFmp4({ creationTime });
-    try {
-      for (const chunk of input) remuxer.push(chunk);
-      remuxer.end();
-    } catch (error) {
-      return error;
-    }
-    return undefined;
-  }
-
   it('throws UnsupportedFlvMedia for Sorenson H.263 (codec id 2) video', () => {
-    const error = firstError([...head.slice(0, 2), flvTag(VIDEO, 0, Uint8Array.from([0x12, 0, 0, 0x84, 0]))]);
+    const error = errorOf([...head.slice(0, 2), flvTag(VIDEO, 0, Uint8Array.from([0x12, 0, 0, 0x84, 0]))]);
     expect(error).toBeInstanceOf(UnsupportedFlvMedia);
     expect(String(error)).toMatch(/codec 2/);
   });
@@ -320,12 +321,12 @@ describe('FlvToFmp4 on media it does not remux', () => {
   it('throws UnsupportedFlvMedia for enhanced-RTMP video (IsExHeader, e.g. HEVC)', () => {
     // IsExHeader | keyframe | PacketTypeSequenceStart, FourCC hvc1
     const body = Uint8Array.from([0x90, ...Buffer.from('hvc1'), 1, 2, 3]);
-    expect(firstError([...head.slice(0, 2), flvTag(VIDEO, 0, body)])).toBeInstanceOf(UnsupportedFlvMedia);
+    expect(errorOf([...head.slice(0, 2), flvTag(VIDEO, 0, body)])).toBeInstanceOf(UnsupportedFlvMedia);
   });
 
   it('throws UnsupportedFlvMedia for MP3 audio (SoundFormat 2), even next to H.264', () => {
     const mp3 = flvTag(AUDIO, 0, Uint8Array.from([0x2f, 0xff, 0xfb, 0x90, 0x64]));
-    expect(firstError([...head, mp3])).toBeInstanceOf(UnsupportedFlvMedia);
+    expect(errorOf([...head, mp3])).toBeInstanceOf(UnsupportedFlvMedia);
   });
 
   it('throws UnsupportedFlvMedia for an audio-only publish announced by onMetaData', () => {
@@ -359,7 +360,7 @@ describe('FlvToFmp4 on media it does not remux', () => {
       flvTag(AUDIO, 0, Uint8Array.from([0xaf, 0, 0x11, 0x90])),
       ...Array.from({ length: 5 }, (_, i) => flvTag(AUDIO, i * 21, Uint8Array.from([0xaf, 1, 0x21]))),
     ];
-    expect(firstError(input)).toBeUndefined(); // the default allows 100
+    expect(errorOf(input)).toBeUndefined(); // the default allows 100
     const remuxer = new FlvToFmp4({ creationTime, maxAudioFramesBeforeVideo: 3 });
     expect(() => {
       for (const chunk of input) remuxer.push(chunk);
@@ -385,23 +386,12 @@ describe('FlvToFmp4 on media it does not remux', () => {
   });
 
   it("does not mistake the fixture's onMetaData (which names videocodecid) for audio-only", () => {
-    expect(firstError(chunks)).toBeUndefined();
+    expect(errorOf(chunks)).toBeUndefined();
   });
 });
 
 describe('FlvToFmp4 on hostile input', () => {
   const videoFrame = chunks.find(isVideoFrame) ?? new Uint8Array();
-
-  function errorOf(input: Uint8Array[]): unknown {
-    const remuxer = new FlvToFmp4({ creationTime });
-    try {
-      for (const chunk of input) remuxer.push(chunk);
-      remuxer.end();
-    } catch (error) {
-      return error;
-    }
-    return undefined;
-  }
 
   it('rejects truncated chunks with FlvTagError', () => {
     expect(errorOf([fixture.subarray(0, 5)])).toBeInstanceOf(FlvTagError); // FLV header
