@@ -1,6 +1,6 @@
 import { type FfmpegExit, type RemuxProcess, spawnRemuxToFmp4 } from '../media/ffmpeg/index.ts';
 import { FlvHeaderFlags } from '../media/flv/flv-header-flags.ts';
-import { FlvToFmp4, UnsupportedFlvMedia } from '../media/flv/flv-to-fmp4.ts';
+import { FlvToFmp4 } from '../media/flv/flv-to-fmp4.ts';
 import { Fmp4Fragmenter, type FragmenterEvent, type FragmenterOptions } from '../media/fmp4/index.ts';
 
 /** How a source's remuxer ended (ffmpeg's exit; the in-process remuxer always "exits 0"). */
@@ -96,15 +96,17 @@ const MAX_HELD_BYTES = 32 * 1024 * 1024;
 /**
  * An RTMP publish's FLV tags (one per chunk, as node-media-server delivers them), remuxed in process
  * by FlvToFmp4 when they are H.264 + AAC (what OBS and ffmpeg send by default): no child process, no
- * pipe, one copy of the media. Anything else (enhanced-RTMP HEVC/AV1, MP3, audio-only...) shows in
- * onMetaData or in the first GOP: the remuxer's events are held back until its first fragment is
- * complete, so until then the publish can still be handed, from its first byte, to ffmpeg (an MP3
- * track has no sequence header and may start after the first keyframe).
+ * pipe, one copy of the media. Anything else (enhanced-RTMP HEVC/AV1, MP3, audio-only, or input the
+ * remuxer rejects) shows in onMetaData or in the first GOP: the remuxer's events are held back until
+ * its first fragment is complete, so until then the publish can still be handed, from its first
+ * byte, to ffmpeg (an MP3 track has no sequence header and may start after the first keyframe).
  */
 export class FlvFragmentSource implements FragmentSource {
   readonly #remuxer: FlvToFmp4;
   readonly #startFallback: () => FfmpegFragmentSource;
+  /** Bound of the remuxer's buffered GOP plus the events waiting for the consumer (the one being delivered excluded). */
   readonly #maxBacklogBytes: number;
+  readonly #maxHeldBytes: number;
   /** Input kept for a fallback, and the remuxer's events held back, until the first fragment. */
   #held: Buffer[] | undefined = [];
   #heldBytes = 0;
@@ -128,6 +130,8 @@ export class FlvFragmentSource implements FragmentSource {
   }) {
     this.#remuxer = new FlvToFmp4({ ...options.fragmenter, creationTime: options.creationTime });
     this.#maxBacklogBytes = options.maxInputBacklogBytes;
+    // A fallback replays what was held into ffmpeg's stdin, which has the same bound.
+    this.#maxHeldBytes = Math.min(MAX_HELD_BYTES, options.maxInputBacklogBytes);
     this.#onFallback = options.onFallback;
     this.#startFallback = () =>
       new FfmpegFragmentSource({
@@ -158,7 +162,8 @@ export class FlvFragmentSource implements FragmentSource {
     try {
       events = this.#remuxer.push(chunk);
     } catch (error) {
-      if (error instanceof UnsupportedFlvMedia && this.#held) return this.#fallBack(error.message);
+      // Before the remuxer has committed, ffmpeg gets to try anything it cannot take.
+      if (this.#held) return this.#fallBack(error instanceof Error ? error.message : String(error));
       this.#fail(error);
       return true;
     }
@@ -166,11 +171,11 @@ export class FlvFragmentSource implements FragmentSource {
       this.#enqueue(events);
     } else {
       this.#heldEvents.push(...events);
-      if (events.some((event) => event.type === 'fragment') || this.#heldBytes > MAX_HELD_BYTES) {
+      if (events.some((event) => event.type === 'fragment') || this.#heldBytes > this.#maxHeldBytes) {
         this.#commit();
       }
     }
-    return this.#queuedBytes <= this.#maxBacklogBytes;
+    return this.#queuedBytes + this.#remuxer.bufferedBytes <= this.#maxBacklogBytes;
   }
 
   endInput(): void {

@@ -36,6 +36,8 @@ const VIDEO_TIMESCALE = 90_000;
 const TICKS_PER_MS = VIDEO_TIMESCALE / 1000;
 /** Duration given to a last video frame whose successor never came (one frame at 30 fps). */
 const FALLBACK_FRAME_MS = 33;
+/** AAC Main, LC, LTP and HE-AAC v1/v2: 1024-sample frames (960 when signalled). Others go to ffmpeg. */
+const REMUXED_AUDIO_OBJECT_TYPES: ReadonlySet<number> = new Set([1, 2, 4, 5, 29]);
 /** A video timestamp step longer than this is a gap: the fragment is cut and the next starts there. */
 const TIMESTAMP_JUMP_MS = 5000;
 /** An audio timestamp this far ahead of the running sample count restarts the count (a gap). */
@@ -45,14 +47,15 @@ const SOUND_FORMAT_AAC = 10;
 const VIDEO_CODEC_AVC = 7;
 
 interface PendingVideo {
-  dtsMs: number;
+  /** On the session timeline, in 90 kHz ticks. */
+  decodeTime: number;
   ctsMs: number;
   keyframe: boolean;
   data: Uint8Array;
 }
 
 interface AudioSample extends WriterSample {
-  dtsMs: number;
+  /** In the track's timescale (the AAC sample rate). */
   decodeTime: number;
 }
 
@@ -62,9 +65,14 @@ interface AudioSample extends WriterSample {
  * content hash; `creationTime` makes each session's distinct) and one fragment per GOP (cut at the
  * next keyframe, or by the duration/size caps as a continuation). Pure and synchronous.
  *
- * Timelines: video in 90 kHz ticks from the FLV decode timestamps (each frame lasts until the next);
- * audio in the AAC sample rate, counted in whole frames (1024 or 960 samples) from the first frame's
- * timestamp, restarted after a gap. Media before the first keyframe cannot be decoded and is dropped.
+ * Timelines: FLV timestamps are unwrapped (32-bit ms) and mapped onto one session timeline that
+ * never goes backwards: a clock reset shifts the mapping so the next frame follows the last, a
+ * forward step over 5 s is a gap (the fragment is cut, the next starts there). Video decode times are
+ * the mapped timestamps in 90 kHz ticks, clamped to increase (each frame lasts until the next); audio
+ * is counted in whole AAC frames (1024 or 960 samples) in its sample rate, restarted after a gap, and
+ * a frame is dropped when the count runs two frames ahead of the clock (publisher clock skew).
+ * Media before the first keyframe cannot be decoded and is dropped; audio that keeps coming while
+ * video has stopped for 2× the duration cap ends the publish (it could never be cut into fragments).
  * A codec other than H.264/AAC, or a publish without video, throws UnsupportedFlvMedia; malformed
  * tags, codec configurations and NAL unit framing throw FlvTagError or RangeError.
  */
@@ -91,11 +99,16 @@ export class FlvToFmp4 {
   #videoBytes = 0;
   #startsWithKeyframe = false;
   #pending: PendingVideo | undefined;
-  #lastVideoDurationMs = FALLBACK_FRAME_MS;
+  #lastVideoDurationTicks = FALLBACK_FRAME_MS * TICKS_PER_MS;
   #audio: AudioSample[] = [];
+  #audioBytes = 0;
   #audioNext: number | undefined;
-  /** FLV time (ms) of the keyframe the audio track's current init started at. */
-  #audioStartMs = 0;
+  /** Session time (ticks) of the keyframe the audio track's current init started at. */
+  #audioStartTicks = 0;
+  // FLV time → session time: the last raw timestamp, whole 2^32 ms wraps, and the reset shift.
+  #lastRawMs: number | undefined;
+  #wrapMs = 0;
+  #shiftMs = 0;
 
   constructor(options: FlvToFmp4Options) {
     this.#maxDurationTicks =
@@ -103,6 +116,11 @@ export class FlvToFmp4 {
     this.#maxBytes = options.maxFragmentBytes ?? FRAGMENTER_DEFAULTS.maxFragmentBytes;
     this.#maxAudioFramesBeforeVideo = options.maxAudioFramesBeforeVideo ?? 100;
     this.#creationTime = options.creationTime;
+  }
+
+  /** Media held for the fragment being assembled (video and audio). */
+  get bufferedBytes(): number {
+    return this.#videoBytes + (this.#pending?.data.byteLength ?? 0) + this.#audioBytes;
   }
 
   /** True once an init segment went out: from then on this remuxer owns the publish. */
@@ -119,7 +137,8 @@ export class FlvToFmp4 {
         // onMetaData of an audio-only publisher names no video codec.
         if (this.#init === undefined) {
           const text = Buffer.from(tag.data.buffer, tag.data.byteOffset, tag.data.byteLength);
-          this.#metadataSaysNoVideo = text.includes('onMetaData') && !text.includes('videocodecid');
+          if (!text.includes('onMetaData')) break; // cue points, onTextData...
+          this.#metadataSaysNoVideo = !text.includes('videocodecid');
           // A publisher's first audio tag may come after the first keyframe (ffmpeg interleaves by
           // time, and MP3 has no sequence header to come first): the codecs onMetaData names are
           // known before any init, while the publish can still go to ffmpeg.
@@ -152,7 +171,7 @@ export class FlvToFmp4 {
   /** The publish ended: the last fragment, its final frame lasting as long as the one before. */
   end(): FragmenterEvent[] {
     const events: FragmenterEvent[] = [];
-    if (this.#pending) this.#appendPending(this.#lastVideoDurationMs);
+    if (this.#pending) this.#appendPending(this.#lastVideoDurationTicks);
     this.#cut(Number.POSITIVE_INFINITY, events);
     return events;
   }
@@ -162,6 +181,7 @@ export class FlvToFmp4 {
     events: FragmenterEvent[],
   ): void {
     if (tag.packetType === 0) {
+      if (tag.data.byteLength === 0) return; // an empty sequence header says nothing
       const avc = parseAvcConfig(Uint8Array.from(tag.data));
       if (!this.#avc || !sameBytes(this.#avc.record, avc.record)) {
         this.#avc = avc;
@@ -175,30 +195,54 @@ export class FlvToFmp4 {
       return;
     }
     checkNalFraming(tag.data, this.#avc.nalLengthSize);
+    let decodeTime = this.#sessionMs(tag.dtsMs) * TICKS_PER_MS;
     let jump = false;
-    if (this.#pending) {
-      const stepMs = tag.dtsMs - this.#pending.dtsMs;
-      // A long silence (or a clock jump) is a gap in the timeline, not one frame lasting that long.
-      jump = stepMs > TIMESTAMP_JUMP_MS;
-      this.#appendPending(jump ? this.#lastVideoDurationMs : Math.max(1, stepMs));
+    const pending = this.#pending;
+    if (pending) {
+      const jumpTicks = TIMESTAMP_JUMP_MS * TICKS_PER_MS;
+      if (decodeTime - pending.decodeTime > jumpTicks) {
+        // A long silence (or a clock jump) is a gap in the timeline, not one frame lasting that long.
+        jump = true;
+      } else if (pending.decodeTime - decodeTime > jumpTicks) {
+        // The publisher's clock was reset: the session timeline carries on from the last frame.
+        const followOn = pending.decodeTime + this.#lastVideoDurationTicks;
+        this.#shiftMs += (followOn - decodeTime) / TICKS_PER_MS;
+        decodeTime = followOn;
+      }
+      // Small steps back (jitter) are clamped; later frames resync to their own timestamps.
+      decodeTime = Math.max(decodeTime, pending.decodeTime + 1);
+      this.#appendPending(jump ? this.#lastVideoDurationTicks : decodeTime - pending.decodeTime);
     }
     const cap =
       this.#video.length > 0 &&
-      (this.#videoNext - this.#videoStart >= this.#maxDurationTicks || this.#videoBytes >= this.#maxBytes);
-    if (tag.keyframe || cap || jump) this.#cut(tag.dtsMs, events);
-    if (jump) this.#videoNext = tag.dtsMs * TICKS_PER_MS;
-    if (tag.keyframe && (this.#init === undefined || this.#configChanged)) this.#emitInit(tag.dtsMs, events);
+      (this.#videoNext - this.#videoStart >= this.#maxDurationTicks ||
+        this.#videoBytes + this.#audioBytes + tag.data.byteLength > this.#maxBytes);
+    if (tag.keyframe || cap || jump) this.#cut(decodeTime, events);
+    if (tag.keyframe && (this.#init === undefined || this.#configChanged)) this.#emitInit(decodeTime, events);
     if (this.#init === undefined) {
       this.dropped += 1;
       return;
     }
     if (this.#video.length === 0) this.#startsWithKeyframe = tag.keyframe;
-    this.#pending = { dtsMs: tag.dtsMs, ctsMs: tag.ctsMs, keyframe: tag.keyframe, data: tag.data };
+    this.#pending = { decodeTime, ctsMs: tag.ctsMs, keyframe: tag.keyframe, data: tag.data };
+  }
+
+  /** An FLV timestamp on the session timeline (ms): unwrapped past 2^32 ms, shifted after resets. */
+  #sessionMs(rawMs: number): number {
+    const last = this.#lastRawMs;
+    if (last !== undefined && rawMs - last < -(2 ** 31)) this.#wrapMs += 2 ** 32;
+    else if (last !== undefined && rawMs - last > 2 ** 31) this.#wrapMs -= 2 ** 32; // a late tag from before a wrap
+    this.#lastRawMs = rawMs;
+    return rawMs + this.#wrapMs + this.#shiftMs;
   }
 
   #onAudio(tag: { packetType: number; dtsMs: number; data: Uint8Array }): void {
     if (tag.packetType === 0) {
+      if (tag.data.byteLength === 0) return;
       const aac = parseAacConfig(Uint8Array.from(tag.data));
+      if (!REMUXED_AUDIO_OBJECT_TYPES.has(aac.audioObjectType)) {
+        throw new UnsupportedFlvMedia(`AAC audio object type ${aac.audioObjectType} is not remuxed here`);
+      }
       if (!this.#aac || !sameBytes(this.#aac.record, aac.record)) {
         this.#aac = aac;
         this.#configChanged = this.#init !== undefined;
@@ -222,7 +266,8 @@ export class FlvToFmp4 {
       this.dropped += 1; // audio whose config came after the init: kept from the next init on
       return;
     }
-    const at = Math.round((tag.dtsMs * aac.sampleRateHz) / 1000);
+    const rate = aac.sampleRateHz;
+    const at = Math.round((this.#sessionMs(tag.dtsMs) * rate) / 1000);
     let decodeTime = this.#audioNext ?? at;
     let durationTicks = aac.samplesPerFrame;
     if (this.#audioNext === undefined) {
@@ -230,42 +275,48 @@ export class FlvToFmp4 {
       // priming). It is stretched back to the video's start, as ffmpeg's mp4 muxer does, so the
       // audio and video ranges a player buffers begin together: a hole there stalls MSE players
       // at every session boundary.
-      const videoStart = Math.round((this.#audioStartMs * aac.sampleRateHz) / 1000);
-      if (at > videoStart && at - videoStart < aac.sampleRateHz) {
+      const videoStart = Math.round((this.#audioStartTicks * rate) / VIDEO_TIMESCALE);
+      if (at > videoStart && at - videoStart < rate) {
         decodeTime = videoStart;
         durationTicks += at - videoStart;
       }
-    } else if (at - this.#audioNext > (AUDIO_GAP_MS * aac.sampleRateHz) / 1000) {
+    } else if (at - this.#audioNext > (AUDIO_GAP_MS * rate) / 1000) {
       decodeTime = at; // a gap in the audio: the count restarts at the frame's timestamp
+    } else if (this.#audioNext - at > 2 * aac.samplesPerFrame) {
+      this.dropped += 1; // the count runs ahead of the publisher's clock: let the clock catch up
+      return;
     }
-    this.#audio.push({
-      dtsMs: tag.dtsMs,
-      decodeTime,
-      durationTicks,
-      compositionOffsetTicks: 0,
-      sync: true,
-      data: tag.data,
-    });
+    this.#audio.push({ decodeTime, durationTicks, compositionOffsetTicks: 0, sync: true, data: tag.data });
+    this.#audioBytes += tag.data.byteLength;
     this.#audioNext = decodeTime + durationTicks;
+    const queuedTicks = this.#audioNext - (this.#audio[0]?.decodeTime ?? this.#audioNext);
+    if (
+      (queuedTicks * VIDEO_TIMESCALE) / rate > 2 * this.#maxDurationTicks ||
+      this.#audioBytes > this.#maxBytes
+    ) {
+      throw new FlvTagError(
+        `audio kept coming without video for over ${(2 * this.#maxDurationTicks) / VIDEO_TIMESCALE} s`,
+      );
+    }
   }
 
-  #appendPending(durationMs: number): void {
+  #appendPending(durationTicks: number): void {
     const pending = this.#pending;
     if (pending === undefined) return;
     this.#pending = undefined;
-    this.#lastVideoDurationMs = durationMs;
-    if (this.#video.length === 0) this.#videoStart = this.#videoNext;
+    this.#lastVideoDurationTicks = durationTicks;
+    if (this.#video.length === 0) this.#videoStart = pending.decodeTime;
     this.#video.push({
-      durationTicks: durationMs * TICKS_PER_MS,
+      durationTicks,
       compositionOffsetTicks: pending.ctsMs * TICKS_PER_MS,
       sync: pending.keyframe,
       data: pending.data,
     });
-    this.#videoNext += durationMs * TICKS_PER_MS;
+    this.#videoNext = pending.decodeTime + durationTicks;
     this.#videoBytes += pending.data.byteLength;
   }
 
-  #emitInit(dtsMs: number, events: FragmenterEvent[]): void {
+  #emitInit(decodeTime: number, events: FragmenterEvent[]): void {
     const video = this.#avc;
     if (video === undefined) return;
     const audio = this.#aac;
@@ -276,27 +327,33 @@ export class FlvToFmp4 {
       tracks.push({ kind: 'audio', trackId: AUDIO_TRACK_ID, timescale: audio.sampleRateHz, aac: audio });
     const bytes = writeInitSegment(tracks, this.#creationTime);
     const version = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-    if (this.#init === undefined) this.#videoNext = dtsMs * TICKS_PER_MS;
     if (this.#init?.audio !== audio) {
       // Queued frames were coded for the previous configuration.
       this.dropped += this.#audio.length;
       this.#audio = [];
+      this.#audioBytes = 0;
       this.#audioNext = undefined;
-      this.#audioStartMs = dtsMs;
+      this.#audioStartTicks = decodeTime;
     }
     this.#init = { version, video, audio };
     this.#configChanged = false;
     events.push({ type: 'init', version, bytes, tracks: describeInitSegment(bytes) });
   }
 
-  /** Emits the open fragment with the audio that precedes `beforeDtsMs`. */
-  #cut(beforeDtsMs: number, events: FragmenterEvent[]): void {
+  /** Emits the open fragment with the audio that starts before `beforeTicks` (90 kHz). */
+  #cut(beforeTicks: number, events: FragmenterEvent[]): void {
     const init = this.#init;
     if (init === undefined || this.#video.length === 0) return;
+    const rate = init.audio?.sampleRateHz ?? 1;
     let audioCount = 0;
-    while (audioCount < this.#audio.length && (this.#audio[audioCount]?.dtsMs ?? 0) < beforeDtsMs)
+    while (
+      audioCount < this.#audio.length &&
+      ((this.#audio[audioCount]?.decodeTime ?? 0) * VIDEO_TIMESCALE) / rate < beforeTicks
+    ) {
       audioCount += 1;
+    }
     const audio = this.#audio.splice(0, audioCount);
+    for (const sample of audio) this.#audioBytes -= sample.data.byteLength;
     const video = this.#video;
     const videoRun: WriterRun = {
       trackId: VIDEO_TRACK_ID,

@@ -41,12 +41,12 @@ async function drain(source: FlvFragmentSource, chunks: Buffer[]): Promise<Fragm
   return events;
 }
 
-function newSource(reasons: string[]): FlvFragmentSource {
+function newSource(reasons: string[], maxInputBacklogBytes = 32 * 1024 * 1024): FlvFragmentSource {
   return new FlvFragmentSource({
     ffmpegPath,
     creationTime: new Date(),
     fragmenter: {},
-    maxInputBacklogBytes: 32 * 1024 * 1024,
+    maxInputBacklogBytes,
     onFallback: (reason) => reasons.push(reason),
   });
 }
@@ -91,5 +91,28 @@ describe('FlvFragmentSource', () => {
       expect.stringMatching(/^avc1\./),
       'mp4a.40.2',
     ]);
+  });
+
+  it('lets ffmpeg try input the remuxer rejects before its first fragment (a malformed sequence header)', async () => {
+    const chunks = await encodeFlv('garbled.flv', ['-c:a', 'aac']);
+    const index = chunks.findIndex((c, i) => i > 0 && c[0] === 9 && c[12] === 0);
+    const garbled = Buffer.from(chunks[index] ?? []);
+    garbled[16] = 0x02; // configurationVersion 2: not an AVCDecoderConfigurationRecord we read
+    const reasons: string[] = [];
+    const source = newSource(reasons);
+    await drain(source, [...chunks.slice(0, index), garbled, ...chunks.slice(index + 1)]);
+    expect(reasons).toEqual([expect.stringMatching(/AVCDecoderConfigurationRecord/)]);
+    expect(source.pid).toBeGreaterThan(0);
+    await source.exit();
+  });
+
+  it("reports backpressure while the remuxer's GOP outgrows the backlog bound", async () => {
+    const chunks = await encodeFlv('bound.flv', ['-c:a', 'aac']);
+    const source = newSource([], 20_000);
+    const accepted = chunks.map((chunk) => source.write(chunk));
+    expect(accepted.slice(0, 4).every(Boolean)).toBe(true);
+    expect(accepted).toContain(false);
+    source.abort();
+    await source.exit();
   });
 });

@@ -568,3 +568,161 @@ function prngBytes(seed: number, length: number): number[] {
   const random = prng(seed);
   return Array.from({ length }, () => Math.floor(random() * 256));
 }
+
+describe('FlvToFmp4 on clocks that misbehave', () => {
+  const [header, script, ...rest] = chunks;
+  const configs = rest.filter((chunk) => {
+    const tag = parseFlvChunk(chunk);
+    return (tag.kind === 'avc' || tag.kind === 'aac') && tag.packetType === 0;
+  });
+  const media = rest.filter((chunk) => !configs.includes(chunk));
+  const PERIOD_MS = 2112; // 33 AAC frames of 64 ms; the fixture's media spans ~2.06 s
+  /** The fixture's media `loops` times back to back, each timestamp through `clock(ms, index)`. */
+  function looped(loops: number, clock: (ms: number, index: number) => number): Uint8Array[] {
+    const out = [header ?? new Uint8Array(), script ?? new Uint8Array(), ...configs];
+    let index = 0;
+    for (let loop = 0; loop < loops; loop += 1) {
+      for (const chunk of media) {
+        out.push(retimed(chunk, clock(dtsOf(chunk) + loop * PERIOD_MS, index) >>> 0));
+        index += 1;
+      }
+    }
+    return out;
+  }
+  /** Every track's runs, in order, never go back and never overlap. */
+  function expectMonotonic(events: FragmenterEvent[]): void {
+    for (const trackId of [1, 2]) {
+      let end = Number.NEGATIVE_INFINITY;
+      for (const fragment of fragments(events)) {
+        const track = fragment.tracks.find((t) => t.trackId === trackId);
+        if (track === undefined) continue;
+        expect(track.baseMediaDecodeTime).toBeGreaterThanOrEqual(end);
+        end = track.baseMediaDecodeTime + track.durationTicks;
+      }
+    }
+  }
+  const audioSeconds = (events: FragmenterEvent[]) =>
+    fragments(events)
+      .flatMap((f) => f.tracks.filter((t) => t.trackId === 2))
+      .reduce((sum, t) => sum + t.durationTicks / t.timescale, 0);
+
+  it('unwraps the 32-bit millisecond clock: audio keeps flowing, times keep rising', () => {
+    const start = 2 ** 32 - 5_000; // wraps about 5 s in
+    const { events } = remux(looped(6, (ms) => start + ms));
+    expectMonotonic(events);
+    const out = fragments(events);
+    expect(out.length).toBeGreaterThanOrEqual(11);
+    // Every fragment but possibly the last carries its share of audio.
+    for (const fragment of out.slice(0, -1)) expect(fragment.tracks.map((t) => t.trackId)).toEqual([1, 2]);
+    expect(out.at(-2)?.startDecodeTimeMs).toBeGreaterThan(start + 9_000);
+  });
+
+  it('carries on from the last frame when the publisher clock is reset, and after a gap later', () => {
+    // 3 loops at +100 s, then the clock restarts at 0, then a 6 s silence.
+    const input = looped(6, (ms, index) => {
+      const loop = Math.floor(index / media.length);
+      if (loop < 3) return ms + 100_000;
+      return loop < 5 ? ms - 3 * PERIOD_MS : ms - 3 * PERIOD_MS + 6_000;
+    });
+    const { events } = remux(input);
+    expectMonotonic(events);
+    const out = fragments(events);
+    // The reset shifted the timeline so it follows on; the gap later still shows as a gap.
+    const starts = out.map((f) => f.startDecodeTimeMs);
+    expect(Math.max(...starts)).toBeGreaterThan(100_000 + 6 * PERIOD_MS);
+    expect(audioSeconds(events)).toBeGreaterThan(6 * 2 - 1);
+  });
+
+  it('does not drift when some frames are stamped a little early', () => {
+    let video = 0;
+    const input = looped(5, (ms, index) => {
+      const chunk = media[index % media.length] ?? new Uint8Array();
+      if (!isVideoFrame(chunk) || isKeyframe(chunk)) return ms;
+      video += 1;
+      return video % 5 === 0 ? ms - 100 : ms; // before the frame it follows
+    });
+    const { events } = remux(input);
+    expectMonotonic(events);
+    // The last GOP starts where it does with the honest clock (it was ~1 s late after 5 loops when
+    // each early frame's step back was added to the timeline instead of given back).
+    const lastStart = (list: FragmenterEvent[]) => fragments(list).at(-1)?.startDecodeTimeMs ?? 0;
+    const honest = lastStart(remux(looped(5, (ms) => ms)).events);
+    expect(honest).toBeGreaterThan(4 * PERIOD_MS);
+    expect(Math.abs(lastStart(events) - honest)).toBeLessThan(1);
+  });
+
+  it('keeps audio within two frames of the clock when the publisher clock runs 1 % slow', () => {
+    const { events, remuxer } = remux(looped(10, (ms) => Math.round(ms * 0.99)));
+    expectMonotonic(events);
+    const out = fragments(events);
+    const last = out.at(-1);
+    const audio = last?.tracks.find((t) => t.trackId === 2);
+    const videoEnd = (last?.startDecodeTimeMs ?? 0) + (last?.durationMs ?? 0);
+    const audioEnd = (((audio?.baseMediaDecodeTime ?? 0) + (audio?.durationTicks ?? 0)) * 1000) / 16_000;
+    expect(Math.abs(audioEnd - videoEnd)).toBeLessThan(2 * 64 + 70);
+    expect(remuxer.dropped).toBeGreaterThan(1); // frames dropped to let the clock catch up
+  });
+
+  it('ends the publish when audio keeps coming with no video for twice the duration cap', () => {
+    const input = looped(4, (ms) => ms).filter((chunk, index) => {
+      const loop = Math.floor((index - 2 - configs.length) / media.length);
+      return loop < 1 || !isVideoFrame(chunk); // video only in the first loop
+    });
+    const error = (() => {
+      const remuxer = new FlvToFmp4({ creationTime, maxFragmentDurationMs: 2_000 });
+      try {
+        for (const chunk of input) remuxer.push(chunk);
+      } catch (caught) {
+        return caught;
+      }
+      return undefined;
+    })();
+    expect(error).toBeInstanceOf(FlvTagError);
+    expect(String(error)).toMatch(/audio kept coming without video/);
+  });
+
+  it('counts audio in the size cap', () => {
+    const { events } = remux(
+      looped(3, (ms) => ms),
+      { maxFragmentBytes: 6_000 },
+    );
+    const out = fragments(events);
+    expect(out.length).toBeGreaterThan(6);
+    // Over the cap by at most the moof, never by a frame's worth of audio on top.
+    for (const fragment of out) expect(fragment.byteLength).toBeLessThan(6_000 + 1_200);
+  });
+
+  it('ignores an empty sequence header mid-stream', () => {
+    const emptyAvc = flvTag(VIDEO, 1_000, Uint8Array.from([0x17, 0, 0, 0, 0]));
+    const emptyAac = flvTag(AUDIO, 1_000, Uint8Array.from([0xaf, 0]));
+    const middle = Math.floor(chunks.length / 2);
+    const { events } = remux([...chunks.slice(0, middle), emptyAvc, emptyAac, ...chunks.slice(middle)]);
+    expect(comparable(events)).toEqual(comparable(remux(chunks).events));
+  });
+
+  it('leaves AAC object types other than Main/LC/LTP/HE to ffmpeg (AAC-LD: 512-sample frames)', () => {
+    // AOT 23 (ER AAC LD), 48 kHz, stereo.
+    const ld = flvTag(AUDIO, 0, Uint8Array.from([0xaf, 0, 0xb9, 0x90, 0x00]));
+    expect(errorOf([header ?? new Uint8Array(), ld])).toBeInstanceOf(UnsupportedFlvMedia);
+  });
+
+  it('keeps an audio-only onMetaData in mind across later script tags', () => {
+    const amfString = (text: string) => [0x02, 0, text.length, ...Buffer.from(text)];
+    const metadata = flvTag(
+      SCRIPT,
+      0,
+      Uint8Array.from([...amfString('onMetaData'), 0x08, 0, 0, 0, 0, 0, 0, 9]),
+    );
+    const cuePoint = flvTag(SCRIPT, 0, Uint8Array.from([...amfString('onCuePoint'), 0x05]));
+    const aacConfig = configs.find((chunk) => parseFlvChunk(chunk).kind === 'aac');
+    const aacFrame = media.find((chunk) => parseFlvChunk(chunk).kind === 'aac');
+    const error = errorOf([
+      header ?? new Uint8Array(),
+      metadata,
+      cuePoint,
+      aacConfig ?? new Uint8Array(),
+      aacFrame ?? new Uint8Array(),
+    ]);
+    expect(error).toBeInstanceOf(UnsupportedFlvMedia);
+  });
+});
