@@ -5,7 +5,7 @@
 // remux children it starts for other codecs) and RSS per stream,
 // fragment server-timestamp-to-visible-in-ListFragments latency, fragments received vs expected.
 // Prints one JSON document on stdout.
-// Usage: npx tsx bench/ingest.ts [--streams 1,5,10,20] [--seconds 20] [--bare-seconds 10]
+// Usage: npx tsx bench/ingest.ts [--streams 1,5,10,20] [--seconds 20] [--bare-seconds 20]
 //   [--poll-ms 0 (off) | ms] [--latency-streams 3]
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -37,7 +37,7 @@ const { values } = parseArgs({
   options: {
     streams: { type: 'string', default: '1,5,10,20' },
     seconds: { type: 'string', default: '20' },
-    'bare-seconds': { type: 'string', default: '10' },
+    'bare-seconds': { type: 'string', default: '20' },
     'poll-ms': { type: 'string', default: '0' },
     'latency-streams': { type: 'string', default: '3' },
   },

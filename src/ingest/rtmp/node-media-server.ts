@@ -79,6 +79,39 @@ const RtmpProtocol = require('node-media-server/src/protocol/rtmp.js') as {
 /** What the broadcast gets instead of an RTMP copy: nothing plays over RTMP here. */
 const NO_RTMP_COPY = Buffer.alloc(0);
 
+/** `src/core/avpacket.js`: the fields of a parsed RTMP media message that `Flv.createMessage` reads. */
+interface NmsAvPacket {
+  codec_type: number;
+  dts: number;
+  size: number;
+  data: Buffer;
+}
+/** `src/protocol/flv.js`: `createMessage` builds the FLV tag every subscriber (our tap) receives. */
+const FlvProtocol = require('node-media-server/src/protocol/flv.js') as {
+  createMessage: (packet: NmsAvPacket) => Buffer;
+};
+
+/**
+ * `Flv.createMessage` without the zero fill of `Buffer.alloc`: every byte is written (the StreamID and
+ * any payload shortfall explicitly), and small tags come from node's buffer pool instead of each
+ * being an ArrayBuffer of its own, which V8 counts towards its next full collection.
+ */
+function flvMessage(packet: NmsAvPacket): Buffer {
+  const size = packet.size;
+  const tag = Buffer.allocUnsafe(11 + size + 4);
+  tag[0] = packet.codec_type;
+  tag.writeUIntBE(size, 1, 3);
+  tag[4] = (packet.dts >> 16) & 0xff;
+  tag[5] = (packet.dts >> 8) & 0xff;
+  tag[6] = packet.dts & 0xff;
+  tag[7] = (packet.dts >> 24) & 0xff;
+  tag.fill(0, 8, 11); // StreamID
+  const copied = packet.data.copy(tag, 11, 0, size);
+  tag.fill(0, 11 + copied, 11 + size);
+  tag.writeUInt32BE(11 + size, 11 + size);
+  return tag;
+}
+
 /** Options of NmsRtmpServer. */
 export interface NmsRtmpServerOptions {
   host: string;
@@ -198,7 +231,7 @@ export class NmsRtmpServer {
     running = this;
     try {
       this.#routeLogs(); // before the constructor, which logs a banner at info level
-      this.#skipRtmpCopies();
+      this.#cheaperBroadcastCopies();
       const nms = new NodeMediaServer({
         bind: host,
         rtmp: { port },
@@ -256,15 +289,18 @@ export class NmsRtmpServer {
   /**
    * Playback over RTMP is refused, yet NMS's broadcast copies every media message into an RTMP
    * message (and keeps a GOP of them) for RTMP players: a full copy of all media, which as Buffer
-   * churn also drives V8's full collections. The copy is skipped while this server runs.
+   * churn also drives V8's full collections. That copy is skipped, and the FLV copy our tap takes is
+   * made without zero-filling, while this server runs.
    */
-  #skipRtmpCopies(): void {
-    const original = RtmpProtocol.createMessage;
+  #cheaperBroadcastCopies(): void {
+    const original = { rtmp: RtmpProtocol.createMessage, flv: FlvProtocol.createMessage };
     RtmpProtocol.createMessage = () => NO_RTMP_COPY;
+    FlvProtocol.createMessage = flvMessage;
     const restoreBefore = this.#restoreNms;
     this.#restoreNms = () => {
       restoreBefore?.();
-      RtmpProtocol.createMessage = original;
+      RtmpProtocol.createMessage = original.rtmp;
+      FlvProtocol.createMessage = original.flv;
     };
   }
 
