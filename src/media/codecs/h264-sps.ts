@@ -6,7 +6,31 @@ export interface H264SpsInfo {
   levelIdc: number;
   width: number;
   height: number;
+  /** Sample (pixel) aspect ratio from the VUI; 1:1 when absent or unspecified. */
+  sarWidth: number;
+  sarHeight: number;
 }
+
+/** aspect_ratio_idc 1–16 (Table E-1); 255 is Extended_SAR, read from the stream. */
+const SAR_TABLE: readonly (readonly [number, number])[] = [
+  [1, 1],
+  [1, 1],
+  [12, 11],
+  [10, 11],
+  [16, 11],
+  [40, 33],
+  [24, 11],
+  [20, 11],
+  [32, 11],
+  [80, 33],
+  [18, 11],
+  [15, 11],
+  [64, 33],
+  [160, 99],
+  [4, 3],
+  [3, 2],
+  [2, 1],
+];
 
 /** Exp-Golomb bit reader over an RBSP (emulation prevention bytes already removed). */
 class BitReader {
@@ -133,5 +157,16 @@ export function parseH264Sps(nal: Uint8Array): H264SpsInfo {
   if (width <= 0 || height <= 0 || width > 16_384 || height > 16_384) {
     throw new RangeError(`SPS gives an impossible picture size ${width}x${height}`);
   }
-  return { profileIdc, levelIdc, width, height };
+  // The VUI (Annex E) starts with the aspect ratio; a stream that ends before it just has none.
+  let sar: readonly [number, number] = [1, 1];
+  try {
+    if (reader.bit() === 1 && reader.bit() === 1) {
+      const idc = reader.bits(8);
+      sar = idc === 255 ? [reader.bits(16), reader.bits(16)] : (SAR_TABLE[idc] ?? [1, 1]);
+    }
+  } catch {
+    sar = [1, 1];
+  }
+  const [sarWidth, sarHeight] = sar[0] > 0 && sar[1] > 0 ? sar : [1, 1];
+  return { profileIdc, levelIdc, width, height, sarWidth, sarHeight };
 }

@@ -107,6 +107,7 @@ function sampleEntry(track: WriterTrack): Uint8Array {
       u16(0x0018), // depth
       u16(0xffff), // pre_defined = -1
       box('avcC', track.avc.record),
+      ...pasp(track.avc),
     );
   }
   const { aac } = track;
@@ -142,9 +143,17 @@ function sampleEntry(track: WriterTrack): Uint8Array {
   );
 }
 
+/** `pasp` (§12.1.4) for non-square pixels, as ffmpeg writes it; nothing for square ones. */
+function pasp(avc: AvcConfig): Uint8Array[] {
+  const { sarWidth, sarHeight } = avc.sps;
+  return sarWidth === sarHeight ? [] : [box('pasp', u32(sarWidth), u32(sarHeight))];
+}
+
 function trak(track: WriterTrack, created: number): Uint8Array {
   const video = track.kind === 'video';
-  const width = video ? track.avc.sps.width : 0;
+  // tkhd carries the display size: the coded width scaled by the sample aspect ratio (16.16 fixed).
+  const { width: coded = 0, sarWidth = 1, sarHeight = 1 } = video ? track.avc.sps : {};
+  const width = video ? Math.min(65_535, Math.max(1, Math.round((coded * sarWidth) / sarHeight))) : 0;
   const height = video ? track.avc.sps.height : 0;
   const tkhd = fullBox(
     'tkhd',

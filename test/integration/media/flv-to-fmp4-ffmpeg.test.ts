@@ -35,6 +35,8 @@ interface ProbeStream {
   channels?: number;
   nb_read_frames?: string;
   has_b_frames?: number;
+  sample_aspect_ratio?: string;
+  display_aspect_ratio?: string;
 }
 
 async function probeStreams(file: string): Promise<{ streams: ProbeStream[]; duration: number }> {
@@ -223,4 +225,31 @@ describe('H.264 sequence headers of real encodes at awkward sizes', () => {
       expect(inits(events)[0]?.tracks).toEqual([expect.objectContaining({ kind: 'video', width, height })]);
     });
   }
+
+  it('keeps the sample aspect ratio of an anamorphic camera (720x576, SAR 16:15): pasp and tkhd width', async () => {
+    const file = join(workDir, 'anamorphic.flv');
+    await ffmpeg([
+      ...['-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=720x576:rate=10:duration=0.5'],
+      ...['-vf', 'setsar=16/15', '-c:v', 'libx264', '-preset', 'veryfast', '-pix_fmt', 'yuv420p'],
+      ...['-f', 'flv', file],
+    ]);
+    const { events } = remux(new Uint8Array(await readFile(file)));
+    const init = inits(events)[0];
+    expect(init?.tracks[0]).toMatchObject({ width: 720, height: 576 });
+    // The container says it too (players size the picture from tkhd/pasp): tkhd width 768 = 720 × 16/15.
+    const bytes = Buffer.from(init?.bytes ?? []);
+    const pasp = bytes.indexOf('pasp');
+    expect([bytes.readUInt32BE(pasp + 4), bytes.readUInt32BE(pasp + 8)]).toEqual([16, 15]);
+    expect(bytes.readUInt32BE(bytes.indexOf('tkhd') + 80) / 65_536).toBe(768);
+    const out = join(workDir, 'anamorphic.mp4');
+    await writeFile(out, Buffer.concat(events.flatMap((e) => (e.type === 'truncated' ? [] : [e.bytes]))));
+    const { streams } = await probeStreams(out);
+    // As ffprobe reads the source FLV's SPS, and as a player sizes the picture.
+    expect(streams[0]).toMatchObject({
+      width: 720,
+      height: 576,
+      sample_aspect_ratio: '16:15',
+      display_aspect_ratio: '4:3',
+    });
+  });
 });

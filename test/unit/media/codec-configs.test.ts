@@ -48,7 +48,14 @@ describe('parseH264Sps on real x264 output', () => {
     expect(avcC && Buffer.from(avcC).toString('hex')).toBe(FIXTURE_AVCC_HEX);
     const config = parseAvcConfig(avcC ?? new Uint8Array());
     expect(config.nalLengthSize).toBe(4);
-    expect(config.sps).toEqual({ profileIdc: 66, levelIdc: 30, width: 320, height: 240 });
+    expect(config.sps).toEqual({
+      profileIdc: 66,
+      levelIdc: 30,
+      width: 320,
+      height: 240,
+      sarWidth: 1,
+      sarHeight: 1,
+    });
     expect(config.record).toEqual(avcC);
   });
 
@@ -59,6 +66,9 @@ describe('parseH264Sps on real x264 output', () => {
         levelIdc: sample.levelIdc,
         width: sample.width,
         height: sample.height,
+        // Square pixels: x264 writes no aspect ratio (or 1:1) for these.
+        sarWidth: 1,
+        sarHeight: 1,
       });
     });
   }
@@ -79,7 +89,14 @@ describe('parseH264Sps on real x264 output', () => {
     // 03 is removed.
     const sps = fromHex(SPS_SAMPLES.baseline320x240.hex);
     const escaped = Uint8Array.from([0x67, 66, 0, 0, 3, ...sps.subarray(4)]);
-    expect(parseH264Sps(escaped)).toEqual({ profileIdc: 66, levelIdc: 0, width: 320, height: 240 });
+    expect(parseH264Sps(escaped)).toEqual({
+      profileIdc: 66,
+      levelIdc: 0,
+      width: 320,
+      height: 240,
+      sarWidth: 1,
+      sarHeight: 1,
+    });
   });
 
   it('parses the SPS inside an AVCDecoderConfigurationRecord built around each sample', () => {
