@@ -4,11 +4,8 @@
 // ends (or until its probe size is used up). FlvHeaderFlags holds the header back until the first
 // media frame and sets the flags to the tracks the publisher really has.
 
-/** FLV tag types (video_file_format_spec_v10_1, E.4.1). */
-const TAG_AUDIO = 8;
-const TAG_VIDEO = 9;
-const TAG_SCRIPT = 18;
-const TAG_HEADER_BYTES = 11;
+import { FLV_CODEC_AVC, FLV_SOUND_AAC, FLV_TAG, FLV_TAG_HEADER_BYTES } from './flv-tag.ts';
+
 const FLV_HEADER_BYTES = 13; // 9-byte header + PreviousTagSize0
 const FLAG_AUDIO = 0x04;
 const FLAG_VIDEO = 0x01;
@@ -52,22 +49,24 @@ export class FlvHeaderFlags {
 
   #isFirstFrame(tag: Buffer): boolean {
     const type = (tag[0] ?? 0) & 0x1f;
-    const body = tag.subarray(TAG_HEADER_BYTES);
-    if (type === TAG_SCRIPT) {
+    const body = tag.subarray(FLV_TAG_HEADER_BYTES);
+    if (type === FLV_TAG.script) {
       if (body.includes('audiocodecid')) this.#audio = true;
       if (body.includes('videocodecid')) this.#video = true;
       return false;
     }
-    if (type === TAG_AUDIO) {
+    if (type === FLV_TAG.audio) {
       this.#audio = true;
-      const aacSequenceHeader = (body[0] ?? 0) >> 4 === 10 && body[1] === 0;
+      const aacSequenceHeader = (body[0] ?? 0) >> 4 === FLV_SOUND_AAC && body[1] === 0;
       return !aacSequenceHeader;
     }
-    if (type === TAG_VIDEO) {
+    if (type === FLV_TAG.video) {
       this.#video = true;
       const first = body[0] ?? 0;
       const exHeader = (first & 0x80) !== 0; // enhanced RTMP: PacketType in the low nibble, 0 = sequence start
-      const sequenceHeader = exHeader ? (first & 0x0f) === 0 : (first & 0x0f) === 7 && body[1] === 0;
+      const sequenceHeader = exHeader
+        ? (first & 0x0f) === 0
+        : (first & 0x0f) === FLV_CODEC_AVC && body[1] === 0;
       return !sequenceHeader;
     }
     return false;

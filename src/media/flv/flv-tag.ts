@@ -3,13 +3,12 @@
 
 export const FLV_TAG_HEADER_BYTES = 11;
 const PREVIOUS_TAG_SIZE_BYTES = 4;
-const TAG_AUDIO = 8;
-const TAG_VIDEO = 9;
-const TAG_SCRIPT = 18;
+/** FLV TagType values (E.4.1). */
+export const FLV_TAG = { audio: 8, video: 9, script: 18 } as const;
 /** FLV CodecID of H.264 (E.4.3.1). */
-const CODEC_AVC = 7;
+export const FLV_CODEC_AVC = 7;
 /** FLV SoundFormat of AAC (E.4.2.1). */
-const SOUND_AAC = 10;
+export const FLV_SOUND_AAC = 10;
 
 /** One parsed tag. `data` views the chunk (no copy). */
 export type FlvTag =
@@ -61,25 +60,25 @@ export function parseFlvChunk(chunk: Uint8Array): FlvTag {
   const dtsMs =
     (((chunk[7] ?? 0) << 24) | ((chunk[4] ?? 0) << 16) | ((chunk[5] ?? 0) << 8) | (chunk[6] ?? 0)) >>> 0;
   const body = chunk.subarray(FLV_TAG_HEADER_BYTES, end);
-  if (type === TAG_SCRIPT) return { kind: 'script', data: body };
+  if (type === FLV_TAG.script) return { kind: 'script', data: body };
   if (body.byteLength === 0) return { kind: 'ignored' };
   const first = body[0] ?? 0;
-  if (type === TAG_VIDEO) {
+  if (type === FLV_TAG.video) {
     // Enhanced RTMP (IsExHeader) is HEVC, AV1, VP9...: not remuxed here.
     if ((first & 0x80) !== 0) return { kind: 'other-video', codec: 0x80 };
     const frameType = first >> 4;
     if (frameType === 5) return { kind: 'ignored' }; // video info/command frame
     const codec = first & 0x0f;
-    if (codec !== CODEC_AVC) return { kind: 'other-video', codec };
+    if (codec !== FLV_CODEC_AVC) return { kind: 'other-video', codec };
     if (body.byteLength < 5) throw new FlvTagError('AVC video tag is shorter than its 5-byte header');
     const packetType = body[1] ?? 0;
     let ctsMs = ((body[2] ?? 0) << 16) | ((body[3] ?? 0) << 8) | (body[4] ?? 0);
     if (ctsMs & 0x800000) ctsMs -= 0x1000000; // SI24
     return { kind: 'avc', packetType, keyframe: frameType === 1, dtsMs, ctsMs, data: body.subarray(5) };
   }
-  if (type === TAG_AUDIO) {
+  if (type === FLV_TAG.audio) {
     const format = first >> 4;
-    if (format !== SOUND_AAC) return { kind: 'other-audio', codec: format };
+    if (format !== FLV_SOUND_AAC) return { kind: 'other-audio', codec: format };
     if (body.byteLength < 2) throw new FlvTagError('AAC audio tag is shorter than its 2-byte header');
     return { kind: 'aac', packetType: body[1] ?? 0, dtsMs, data: body.subarray(2) };
   }

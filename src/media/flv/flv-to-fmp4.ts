@@ -16,7 +16,7 @@ import {
   type FragmentTrack,
 } from '../fmp4/fragmenter-events.ts';
 import { describeInitSegment } from '../fmp4/init-segment.ts';
-import { FlvTagError, parseFlvChunk } from './flv-tag.ts';
+import { FLV_CODEC_AVC, FLV_SOUND_AAC, FlvTagError, parseFlvChunk } from './flv-tag.ts';
 
 /** The publish carries a codec this remuxer does not handle; ffmpeg has to (see FlvSource). */
 export class UnsupportedFlvMedia extends Error {
@@ -42,9 +42,6 @@ const REMUXED_AUDIO_OBJECT_TYPES: ReadonlySet<number> = new Set([1, 2, 4, 5, 29]
 const TIMESTAMP_JUMP_MS = 5000;
 /** An audio timestamp this far ahead of the running sample count restarts the count (a gap). */
 const AUDIO_GAP_MS = 100;
-/** FLV SoundFormat of AAC and CodecID of H.264, as onMetaData's audiocodecid/videocodecid name them. */
-const SOUND_FORMAT_AAC = 10;
-const VIDEO_CODEC_AVC = 7;
 
 interface PendingVideo {
   /** On the session timeline, in 90 kHz ticks. */
@@ -143,11 +140,11 @@ export class FlvToFmp4 {
           // time, and MP3 has no sequence header to come first): the codecs onMetaData names are
           // known before any init, while the publish can still go to ffmpeg.
           const audioCodec = metadataNumber(text, 'audiocodecid');
-          if (audioCodec !== undefined && audioCodec !== SOUND_FORMAT_AAC) {
+          if (audioCodec !== undefined && audioCodec !== FLV_SOUND_AAC) {
             throw new UnsupportedFlvMedia(`FLV sound format ${audioCodec} (onMetaData) is not AAC`);
           }
           const videoCodec = metadataNumber(text, 'videocodecid');
-          if (videoCodec !== undefined && videoCodec !== VIDEO_CODEC_AVC) {
+          if (videoCodec !== undefined && videoCodec !== FLV_CODEC_AVC) {
             throw new UnsupportedFlvMedia(`FLV video codec ${videoCodec} (onMetaData) is not H.264`);
           }
         }
