@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
-  type DeliveryDestination,
   DeliveryStreamAdmin,
   type DeliveryStreamRecord,
   DeliveryStreamRegistry,
 } from '../../../src/firehose/index.ts';
+import { directPutRecord, s3Destination } from '../../support/firehose-records.ts';
 
 // Start/StopDeliveryStreamEncryption write the whole metadata record: they must not revert an
 // UpdateDestination that lands between their read and their write.
@@ -35,24 +35,8 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const destination = (prefix: string): DeliveryDestination => ({
-  kind: 'ExtendedS3',
-  legacy: false,
-  s3: {
-    roleArn: 'r',
-    bucketArn: 'arn:aws:s3:::admin-bucket',
-    bucket: 'admin-bucket',
-    prefix,
-    errorOutputPrefix: undefined,
-    compression: 'UNCOMPRESSED',
-    fileExtension: undefined,
-    buffering: { sizeBytes: 1024, intervalMs: 0 },
-  },
-  processing: { enabled: false, processors: [] },
-  backupMode: 'Disabled',
-  backup: undefined,
-  dynamicPartitioning: false,
-});
+const destination = (prefix: string) =>
+  s3Destination({ bucket: 'admin-bucket', buffering: { sizeBytes: 1024, intervalMs: 0 }, prefix });
 
 describe('DeliveryStreamAdmin encryption changes', () => {
   it('do not revert an UpdateDestination that lands between their read and write', async () => {
@@ -68,20 +52,7 @@ describe('DeliveryStreamAdmin encryption changes', () => {
     });
     const name = `admin-${randomBytes(4).toString('hex')}`;
     names.push(name);
-    const record: DeliveryStreamRecord = {
-      name,
-      id: randomBytes(4).toString('hex'),
-      arn: `arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`,
-      type: 'DirectPut',
-      status: 'ACTIVE',
-      versionId: 1,
-      createdAt: 0,
-      updatedAt: 0,
-      source: undefined,
-      encryption: { status: 'DISABLED', keyType: undefined, keyArn: undefined },
-      destinationId: 'destinationId-000000000001',
-      destination: destination('old/'),
-    };
+    const record = directPutRecord(name, destination('old/'));
     await registry.create(record, {});
 
     for (const change of [

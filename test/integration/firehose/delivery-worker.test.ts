@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BatchDelivery } from '../../../src/firehose/batch-delivery.ts';
 import { DeliveryWorker } from '../../../src/firehose/delivery-worker.ts';
 import {
-  type DeliveryDestination,
   type DeliveryStreamRecord,
   DeliveryStreamRegistry,
   FirehoseMetrics,
@@ -14,6 +13,7 @@ import {
 import { RecordBuffer } from '../../../src/firehose/record-buffer.ts';
 import { createLogger } from '../../../src/logging/index.ts';
 import { S3ObjectStore } from '../../../src/storage/index.ts';
+import { directPutRecord, s3Destination } from '../../support/firehose-records.ts';
 
 let redis: Redis;
 let registry: DeliveryStreamRegistry;
@@ -30,42 +30,12 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const destination: DeliveryDestination = {
-  kind: 'ExtendedS3',
-  legacy: false,
-  s3: {
-    roleArn: 'r',
-    bucketArn: 'arn:aws:s3:::worker-bucket',
-    bucket: 'worker-bucket',
-    prefix: undefined,
-    errorOutputPrefix: undefined,
-    compression: 'UNCOMPRESSED',
-    fileExtension: undefined,
-    buffering: { sizeBytes: 1024, intervalMs: 0 },
-  },
-  processing: { enabled: false, processors: [] },
-  backupMode: 'Disabled',
-  backup: undefined,
-  dynamicPartitioning: false,
-};
+const destination = s3Destination({ bucket: 'worker-bucket', buffering: { sizeBytes: 1024, intervalMs: 0 } });
 
 async function newStream(): Promise<DeliveryStreamRecord> {
   const name = `worker-${randomBytes(4).toString('hex')}`;
   names.push(name);
-  const stream: DeliveryStreamRecord = {
-    name,
-    id: randomBytes(4).toString('hex'),
-    arn: `arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`,
-    type: 'DirectPut',
-    status: 'ACTIVE',
-    versionId: 1,
-    createdAt: 0,
-    updatedAt: 0,
-    source: undefined,
-    encryption: { status: 'DISABLED', keyType: undefined, keyArn: undefined },
-    destinationId: 'destinationId-000000000001',
-    destination,
-  };
+  const stream = directPutRecord(name, destination);
   await registry.create(stream, {});
   return stream;
 }

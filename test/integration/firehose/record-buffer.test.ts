@@ -1,13 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import {
-  type DeliveryDestination,
-  type DeliveryStreamRecord,
-  DeliveryStreamRegistry,
-} from '../../../src/firehose/index.ts';
+import { type DeliveryStreamRecord, DeliveryStreamRegistry } from '../../../src/firehose/index.ts';
 import { DELIVERY_GROUP, firehoseKeys } from '../../../src/firehose/keys.ts';
 import { BufferFullError, RecordBuffer, SourceFencedError } from '../../../src/firehose/record-buffer.ts';
+import { directPutRecord, s3Destination } from '../../support/firehose-records.ts';
 
 let redis: Redis;
 let registry: DeliveryStreamRegistry;
@@ -26,42 +23,12 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const destination: DeliveryDestination = {
-  kind: 'ExtendedS3',
-  legacy: false,
-  s3: {
-    roleArn: 'r',
-    bucketArn: 'arn:aws:s3:::b',
-    bucket: 'b',
-    prefix: undefined,
-    errorOutputPrefix: undefined,
-    compression: 'UNCOMPRESSED',
-    fileExtension: undefined,
-    buffering: { sizeBytes: 1024, intervalMs: 1000 },
-  },
-  processing: { enabled: false, processors: [] },
-  backupMode: 'Disabled',
-  backup: undefined,
-  dynamicPartitioning: false,
-};
+const destination = s3Destination({ bucket: 'b', buffering: { sizeBytes: 1024, intervalMs: 1000 } });
 
 async function newStream(): Promise<DeliveryStreamRecord> {
   const name = `buffer-${randomBytes(4).toString('hex')}`;
   names.push(name);
-  const stream: DeliveryStreamRecord = {
-    name,
-    id: randomBytes(4).toString('hex'),
-    arn: `arn:aws:firehose:us-east-1:000000000000:deliverystream/${name}`,
-    type: 'DirectPut',
-    status: 'ACTIVE',
-    versionId: 1,
-    createdAt: 0,
-    updatedAt: 0,
-    source: undefined,
-    encryption: { status: 'DISABLED', keyType: undefined, keyArn: undefined },
-    destinationId: 'destinationId-000000000001',
-    destination,
-  };
+  const stream = directPutRecord(name, destination);
   await registry.create(stream, { team: 'a' });
   return stream;
 }
